@@ -1,0 +1,102 @@
+"""DRF authentication classes: a read-only hot path.
+
+``JWTAuthentication`` verifies the bearer access token, asks the revocation
+store whether it is still good, and loads its user. It writes nothing. A
+request whose ``Authorization`` header uses another scheme, or carries an
+API token (``tkp_...``), is left to the next authentication class.
+
+Every failure is a 401 with ``{"detail", "code"}`` and a
+``WWW-Authenticate`` challenge (RFC 6750 section 3): ``error="invalid_token"``
+is added only when a token was actually presented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from django_tokenkit import revocation, services, tokens
+from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.exceptions import (
+    AuthenticationError,
+    TokenError,
+    TokenInvalid,
+    TokenRevoked,
+    to_api_exception,
+)
+from django_tokenkit.tokens import Token
+
+API_TOKEN_PREFIX = "tkp_"
+
+#: Where the failure of this request's authentication is kept for the challenge.
+AUTH_ERROR_ATTRIBUTE = "_tokenkit_auth_error"
+
+
+def bearer_challenge(request: Request | Any) -> str:
+    """The ``WWW-Authenticate`` value for a 401 on ``request``."""
+    realm = _quoted(tokenkit_settings.www_authenticate_realm)
+    challenge = f'Bearer realm="{realm}"'
+    error = getattr(request, AUTH_ERROR_ATTRIBUTE, None)
+    if isinstance(error, AuthenticationError) and error.token_presented:
+        challenge += f', error="invalid_token", error_description="{_quoted(error.message)}"'
+    return challenge
+
+
+def _quoted(value: str) -> str:
+    """Make ``value`` safe inside an RFC 7230 quoted-string without escapes."""
+    return "".join(ch for ch in value if ch.isprintable() and ch not in '"\\')
+
+
+def remember_auth_error(request: Request | Any, error: AuthenticationError) -> None:
+    """Keep ``error`` on the request so the 401's challenge can describe it."""
+    setattr(request, AUTH_ERROR_ATTRIBUTE, error)
+
+
+def credentials_from_header(header: str) -> str | None:
+    """The credentials of an ``Authorization`` header of one of our schemes.
+
+    Returns None for a header of another scheme (someone else's to judge).
+    Raises ``TokenInvalid`` for our scheme with no credentials or with more
+    than one.
+    """
+    scheme, _, rest = header.strip().partition(" ")
+    accepted = {header_type.lower() for header_type in tokenkit_settings.auth_header_types}
+    if scheme.lower() not in accepted:
+        return None
+    parts = rest.split()
+    if not parts:
+        raise TokenInvalid("Authorization header has no credentials.")
+    if len(parts) > 1:
+        raise TokenInvalid("Authorization header must not contain spaces in the credentials.")
+    return parts[0]
+
+
+class JWTAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer <access token>``.
+
+    ``request.auth`` is the verified :class:`~django_tokenkit.tokens.Token`.
+    """
+
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Token] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        try:
+            raw = credentials_from_header(header)
+            if raw is None or raw.startswith(API_TOKEN_PREFIX):
+                return None
+            token = tokens.decode(raw, tokens.ACCESS)
+            if revocation.is_revoked(token):
+                raise TokenRevoked()
+            user = services.user_for_token(token)
+        except TokenError as error:
+            api_error = to_api_exception(error)
+            remember_auth_error(request, api_error)
+            raise api_error from None
+        return user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)

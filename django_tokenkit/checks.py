@@ -1,0 +1,253 @@
+"""Every system check of tokenkit, with one registry of ids.
+
+A setting that cannot work is reported by ``manage.py check`` (and so by
+``runserver``, ``migrate`` and the test runner) with a named id, before any
+request can trip over it. Servers such as gunicorn do not run checks: run
+``manage.py check --deploy`` in your deployment pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+
+from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, HMAC_ALGORITHMS, parse_key_entry
+from django_tokenkit.keys import HMAC_MIN_KEY_BYTES
+
+#: The check ids, and what each one means. Documented in docs/settings.rst.
+CHECK_IDS = {
+    "tokenkit.E001": "TOKENKIT is not a dict, or has a key tokenkit does not know",
+    "tokenkit.E002": "a TOKENKIT value has the wrong type or form",
+    "tokenkit.E003": "a duration is not positive (or negative, where zero is allowed)",
+    "tokenkit.E004": "an HMAC signing key is shorter than its algorithm's hash",
+    "tokenkit.E005": "ALGORITHM is not one tokenkit supports",
+    "tokenkit.E006": "CACHE_ALIAS names no cache in CACHES",
+    "tokenkit.E007": "two SIGNING_KEYS share a kid",
+    "tokenkit.W001": "the cache is per-process (local-memory, dummy) while DEBUG is off",
+    "tokenkit.W002": "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME",
+}
+
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
+#: Durations that may be zero (no leeway, no grace period).
+ZERO_ALLOWED = frozenset({"LEEWAY", "REFRESH_GRACE_PERIOD", "SLIDING_THRESHOLD"})
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _error(check_id: str, msg: str, hint: str | None = None) -> Error:
+    return Error(msg, hint=hint, id=check_id, obj="settings.TOKENKIT")
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_optional_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_duration(value: object) -> bool:
+    return isinstance(value, timedelta) or (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+    )
+
+
+def _is_header_types(value: object) -> bool:
+    items = [value] if isinstance(value, str) else value
+    return (
+        isinstance(items, (list, tuple))
+        and bool(items)
+        and all(isinstance(item, str) and item and " " not in item for item in items)
+    )
+
+
+def _is_rate(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    num, _, period = value.partition("/")
+    return num.isdigit() and int(num) > 0 and period[:1] in {"s", "m", "h", "d"}
+
+
+def _is_key_list(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    try:
+        for entry in value:
+            parse_key_entry(entry)
+    except ImproperlyConfigured:
+        return False
+    return True
+
+
+VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "ALGORITHM": (_is_str, "a string such as 'HS256'"),
+    "SIGNING_KEYS": (_is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
+    "ISSUER": (_is_optional_str, "None or a string"),
+    "AUDIENCE": (_is_optional_str, "None or a string"),
+    "ROTATE_REFRESH_TOKENS": (_is_bool, "True or False"),
+    "AUTH_HEADER_TYPES": (_is_header_types, "a non-empty list of words such as ['Bearer']"),
+    "WWW_AUTHENTICATE_REALM": (_is_str, "a string"),
+    "MAX_TOKEN_LENGTH": (_is_positive_int, "a positive integer"),
+    "CACHE_ALIAS": (_is_str, "the name of a cache in CACHES"),
+    "CACHE_KEY_PREFIX": (_is_str, "a string"),
+    "LOGIN_THROTTLE_RATE": (_is_rate, "None or a DRF rate such as '10/min'"),
+}
+
+
+def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate the shape of ``TOKENKIT``: known keys, types, durations."""
+    raw = getattr(settings, "TOKENKIT", None)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        return [_error("tokenkit.E001", "TOKENKIT must be a dict.")]
+    messages: list[CheckMessage] = []
+    for name in sorted(set(raw) - set(DEFAULTS)):
+        messages.append(
+            _error(
+                "tokenkit.E001",
+                f"TOKENKIT has an unknown key {name!r}.",
+                hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
+            )
+        )
+    for name, (is_valid, expected) in VALIDATORS.items():
+        if name in raw and not is_valid(raw[name]):
+            messages.append(
+                _error(
+                    "tokenkit.E002", f"TOKENKIT[{name!r}] must be {expected}, not {raw[name]!r}."
+                )
+            )
+    messages.extend(_check_durations(raw))
+    return messages
+
+
+def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    durations: dict[str, timedelta] = {}
+    for name in sorted(DURATION_KEYS):
+        value = raw.get(name, DEFAULTS[name])
+        if value is None and name == "SESSION_IDLE_TIMEOUT":
+            continue
+        if not _is_duration(value):
+            messages.append(
+                _error(
+                    "tokenkit.E002",
+                    f"TOKENKIT[{name!r}] must be a timedelta or a number of seconds, "
+                    f"not {value!r}.",
+                )
+            )
+            continue
+        duration = value if isinstance(value, timedelta) else timedelta(seconds=value)
+        durations[name] = duration
+        if duration < timedelta(0) or (duration == timedelta(0) and name not in ZERO_ALLOWED):
+            messages.append(
+                _error(
+                    "tokenkit.E003",
+                    f"TOKENKIT[{name!r}] must be "
+                    + ("zero or more" if name in ZERO_ALLOWED else "positive")
+                    + f", not {duration}.",
+                )
+            )
+    access = durations.get("ACCESS_TOKEN_LIFETIME")
+    threshold = durations.get("SLIDING_THRESHOLD")
+    if access is not None and threshold is not None and threshold >= access:
+        messages.append(
+            Warning(
+                "TOKENKIT['SLIDING_THRESHOLD'] is not shorter than ACCESS_TOKEN_LIFETIME, so "
+                "every authenticated response would carry a renewed token.",
+                hint="Use a threshold of about a third of the access token lifetime.",
+                id="tokenkit.W002",
+                obj="settings.TOKENKIT",
+            )
+        )
+    return messages
+
+
+def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The algorithm is supported and every key is strong enough for it."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    if not isinstance(raw, dict):
+        return []
+    algorithm = raw.get("ALGORITHM", DEFAULTS["ALGORITHM"])
+    if not isinstance(algorithm, str) or algorithm not in SUPPORTED_ALGORITHMS:
+        return [
+            _error(
+                "tokenkit.E005",
+                f"TOKENKIT['ALGORITHM'] is {algorithm!r}, which tokenkit does not support.",
+                hint="Supported: " + ", ".join(sorted(SUPPORTED_ALGORITHMS)) + ".",
+            )
+        ]
+    value = raw.get("SIGNING_KEYS")
+    if not _is_key_list(value):
+        return []  # reported by check_settings
+    entries = (
+        [parse_key_entry(settings.SECRET_KEY)]
+        if value is None
+        else [parse_key_entry(entry) for entry in value]
+    )
+    source = "SECRET_KEY" if value is None else "SIGNING_KEYS"
+    messages: list[CheckMessage] = []
+    minimum = HMAC_MIN_KEY_BYTES[algorithm]
+    for position, entry in enumerate(entries):
+        if len(entry.key.encode()) < minimum:
+            label = entry.kid or f"#{position}"
+            messages.append(
+                _error(
+                    "tokenkit.E004",
+                    f"The {algorithm} key {label} from {source} is shorter than {minimum} bytes.",
+                    hint='Generate one with: python -c "import secrets; '
+                    'print(secrets.token_urlsafe(64))"',
+                )
+            )
+    kids = [entry.kid for entry in entries if entry.kid is not None]
+    for kid in sorted({kid for kid in kids if kids.count(kid) > 1}):
+        messages.append(_error("tokenkit.E007", f"Several SIGNING_KEYS have the kid {kid!r}."))
+    return messages
+
+
+def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The configured cache exists and, in production, is shared between processes."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    alias = raw.get("CACHE_ALIAS", DEFAULTS["CACHE_ALIAS"]) if isinstance(raw, dict) else None
+    if not isinstance(alias, str):
+        return []
+    caches_setting = getattr(settings, "CACHES", {})
+    if alias not in caches_setting:
+        return [
+            _error(
+                "tokenkit.E006",
+                f"TOKENKIT['CACHE_ALIAS'] is {alias!r}, but CACHES has no such cache.",
+            )
+        ]
+    backend = caches_setting[alias].get("BACKEND", "")
+    if not settings.DEBUG and backend in PER_PROCESS_CACHES:
+        return [
+            Warning(
+                f"The tokenkit cache {alias!r} uses {backend}, which is not shared between "
+                "processes: revocations, sliding renewals and refresh coordination would "
+                "only be seen by the process that made them.",
+                hint="Use Redis (django-redis or Django's RedisCache) or Memcached in production.",
+                id="tokenkit.W001",
+                obj="settings.CACHES",
+            )
+        ]
+    return []

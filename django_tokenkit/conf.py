@@ -1,0 +1,206 @@
+"""The typed, lazy view of the ``TOKENKIT`` settings dict.
+
+Every property reads ``settings.TOKENKIT`` at call time, so ``override_settings``
+and pytest-django's ``settings`` fixture take effect at once without any cache
+to clear. Validation lives in :mod:`django_tokenkit.checks`; the properties
+only normalise (seconds to ``timedelta``, strings to key entries) and raise
+``ImproperlyConfigured`` for a value no code path could use, so a server that
+skipped the system checks (gunicorn does not run them) still fails with a
+named setting instead of an obscure error deep in a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+#: Every key ``TOKENKIT`` accepts, with its default. Durations may be given
+#: as ``timedelta`` or as a number of seconds.
+DEFAULTS: dict[str, Any] = {
+    "ALGORITHM": "HS256",
+    # None: sign with settings.SECRET_KEY. Otherwise a list whose first entry
+    # signs and whose other entries only verify; an entry is a string or a
+    # dict {"kid": str, "key": str}.
+    "SIGNING_KEYS": None,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "SLIDING_THRESHOLD": timedelta(minutes=5),
+    "SESSION_MAX_LIFETIME": timedelta(days=30),
+    "SESSION_IDLE_TIMEOUT": None,
+    "REFRESH_GRACE_PERIOD": timedelta(seconds=30),
+    "LEEWAY": timedelta(seconds=30),
+    "ISSUER": None,
+    "AUDIENCE": None,
+    "ROTATE_REFRESH_TOKENS": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "WWW_AUTHENTICATE_REALM": "api",
+    "MAX_TOKEN_LENGTH": 4096,
+    "CACHE_ALIAS": "default",
+    "CACHE_KEY_PREFIX": "tokenkit",
+    "LOGIN_THROTTLE_RATE": "10/min",
+}
+
+DURATION_KEYS = frozenset(
+    {
+        "ACCESS_TOKEN_LIFETIME",
+        "REFRESH_TOKEN_LIFETIME",
+        "SLIDING_THRESHOLD",
+        "SESSION_MAX_LIFETIME",
+        "SESSION_IDLE_TIMEOUT",
+        "REFRESH_GRACE_PERIOD",
+        "LEEWAY",
+    }
+)
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """One configured key: ``kid`` is None when the key carries no id."""
+
+    kid: str | None
+    key: str
+
+
+def user_settings() -> dict[str, Any]:
+    """Return the raw ``TOKENKIT`` dict (empty when unset)."""
+    value = getattr(settings, "TOKENKIT", None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured("TOKENKIT must be a dict.")
+    return value
+
+
+def to_timedelta(name: str, value: object) -> timedelta:
+    """Normalise a duration given as ``timedelta`` or seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    raise ImproperlyConfigured(
+        f"TOKENKIT[{name!r}] must be a timedelta or a number of seconds, not {value!r}."
+    )
+
+
+def parse_key_entry(entry: object) -> KeyEntry:
+    """Turn one item of ``SIGNING_KEYS`` into a :class:`KeyEntry`."""
+    if isinstance(entry, str):
+        return KeyEntry(kid=None, key=entry)
+    if isinstance(entry, dict):
+        key = entry.get("key")
+        kid = entry.get("kid")
+        if isinstance(key, str) and (kid is None or isinstance(kid, str)):
+            return KeyEntry(kid=kid or None, key=key)
+    raise ImproperlyConfigured(
+        'Each TOKENKIT[\'SIGNING_KEYS\'] entry must be a string or {"kid": str, "key": str}.'
+    )
+
+
+class TokenkitSettings:
+    """Typed accessors over ``settings.TOKENKIT`` with the SPEC's defaults."""
+
+    def get(self, name: str) -> Any:
+        """Return the configured value of ``name`` or its default."""
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown tokenkit setting {name!r}.")
+        return user_settings().get(name, DEFAULTS[name])
+
+    def _duration(self, name: str) -> timedelta:
+        return to_timedelta(name, self.get(name))
+
+    def _optional_duration(self, name: str) -> timedelta | None:
+        value = self.get(name)
+        return None if value is None else to_timedelta(name, value)
+
+    @property
+    def algorithm(self) -> str:
+        return str(self.get("ALGORITHM"))
+
+    @property
+    def signing_keys(self) -> list[KeyEntry]:
+        """The configured keys, first one signing; SECRET_KEY when unset."""
+        value = self.get("SIGNING_KEYS")
+        if value is None:
+            return [KeyEntry(kid=None, key=settings.SECRET_KEY)]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ImproperlyConfigured("TOKENKIT['SIGNING_KEYS'] must be a non-empty list.")
+        return [parse_key_entry(entry) for entry in value]
+
+    @property
+    def access_token_lifetime(self) -> timedelta:
+        return self._duration("ACCESS_TOKEN_LIFETIME")
+
+    @property
+    def refresh_token_lifetime(self) -> timedelta:
+        return self._duration("REFRESH_TOKEN_LIFETIME")
+
+    @property
+    def sliding_threshold(self) -> timedelta:
+        return self._duration("SLIDING_THRESHOLD")
+
+    @property
+    def session_max_lifetime(self) -> timedelta:
+        return self._duration("SESSION_MAX_LIFETIME")
+
+    @property
+    def session_idle_timeout(self) -> timedelta | None:
+        return self._optional_duration("SESSION_IDLE_TIMEOUT")
+
+    @property
+    def refresh_grace_period(self) -> timedelta:
+        return self._duration("REFRESH_GRACE_PERIOD")
+
+    @property
+    def leeway(self) -> timedelta:
+        return self._duration("LEEWAY")
+
+    @property
+    def issuer(self) -> str | None:
+        value = self.get("ISSUER")
+        return None if value is None else str(value)
+
+    @property
+    def audience(self) -> str | None:
+        value = self.get("AUDIENCE")
+        return None if value is None else str(value)
+
+    @property
+    def rotate_refresh_tokens(self) -> bool:
+        return bool(self.get("ROTATE_REFRESH_TOKENS"))
+
+    @property
+    def auth_header_types(self) -> tuple[str, ...]:
+        value = self.get("AUTH_HEADER_TYPES")
+        if isinstance(value, str):
+            return (value,)
+        return tuple(value)
+
+    @property
+    def www_authenticate_realm(self) -> str:
+        return str(self.get("WWW_AUTHENTICATE_REALM"))
+
+    @property
+    def max_token_length(self) -> int:
+        return int(self.get("MAX_TOKEN_LENGTH"))
+
+    @property
+    def cache_alias(self) -> str:
+        return str(self.get("CACHE_ALIAS"))
+
+    @property
+    def cache_key_prefix(self) -> str:
+        return str(self.get("CACHE_KEY_PREFIX"))
+
+    @property
+    def login_throttle_rate(self) -> str | None:
+        value = self.get("LOGIN_THROTTLE_RATE")
+        return None if value is None else str(value)
+
+
+tokenkit_settings = TokenkitSettings()

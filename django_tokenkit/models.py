@@ -1,0 +1,168 @@
+"""What tokenkit records: sessions, issued refresh tokens and revoked token ids.
+
+No raw token or secret is ever stored. A token is found by its ``jti`` (a
+random id that is useless without the signing key), so a database dump
+cannot be replayed as credentials.
+
+The database is the source of truth for revocation; the shared cache only
+makes reading it cheap (see :mod:`django_tokenkit.revocation`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RevokeReason(models.TextChoices):
+    """Why a session or token stopped working; shown in the admin and signals."""
+
+    LOGOUT = "logout", _("logout")
+    LOGOUT_ALL = "logout_all", _("logout of all sessions")
+    USER_REQUEST = "user_request", _("revoked by the user")
+    ADMIN = "admin", _("revoked by an administrator")
+    REUSE = "reuse", _("refresh token reuse detected")
+    PASSWORD_CHANGE = "password_change", _("password changed")
+    USER_DEACTIVATED = "user_deactivated", _("user deactivated")
+    COMMAND = "command", _("management command")
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def active(self, now: datetime | None = None) -> SessionQuerySet:
+        """Sessions neither revoked nor past their absolute cap."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class Session(models.Model):
+    """One login and every token that descends from it (the ``sid`` claim)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="tokenkit_sessions",
+    )
+    auth_time = models.DateTimeField(
+        _("authenticated at"), help_text=_("When the login behind this session happened.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(
+        _("expires"), help_text=_("The absolute cap: no token of this session outlives it.")
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        _("revoke reason"), max_length=32, choices=RevokeReason.choices, blank=True, default=""
+    )
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="tokenkit_session_user_idx"),
+            models.Index(fields=["expires_at"], name="tokenkit_session_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.user_id})"
+
+    @property
+    def sid(self) -> str:
+        """The session id as it appears in the ``sid`` claim."""
+        return str(self.id)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class TokenType(models.TextChoices):
+    ACCESS = "access", _("access")
+    REFRESH = "refresh", _("refresh")
+
+
+class IssuedToken(models.Model):
+    """A refresh token tokenkit issued, by ``jti``; its raw form is never kept.
+
+    Rotation retires a row (``rotated_at``) and links it to its successor
+    (``replaced_by``), which is how a replay of a retired token is told apart
+    from a first use.
+    """
+
+    jti = models.CharField(_("token id"), max_length=64, primary_key=True)
+    token_type = models.CharField(
+        _("type"), max_length=16, choices=TokenType.choices, default=TokenType.REFRESH
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="tokens")
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    rotated_at = models.DateTimeField(_("rotated"), null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replaces",
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    # The access token minted together with this refresh token. With these and
+    # the row itself the pair can be signed again byte for byte, which is how a
+    # retry within the grace period gets the very same pair without any token
+    # being stored.
+    access_jti = models.CharField(_("access token id"), max_length=64, blank=True, default="")
+    access_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("issued token")
+        verbose_name_plural = _("issued tokens")
+        ordering = ["-issued_at"]
+        indexes = [
+            models.Index(fields=["session", "issued_at"], name="tokenkit_token_session_idx"),
+            models.Index(fields=["expires_at"], name="tokenkit_token_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_type} {self.jti}"
+
+
+class BlacklistedToken(models.Model):
+    """A single revoked token id, kept until the token would have expired anyway."""
+
+    jti = models.CharField(_("token id"), max_length=64, primary_key=True)
+    token_type = models.CharField(_("type"), max_length=16, choices=TokenType.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(_("expires"))
+    revoked_at = models.DateTimeField(_("revoked"), default=timezone.now)
+    reason = models.CharField(
+        _("reason"), max_length=32, choices=RevokeReason.choices, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = _("revoked token")
+        verbose_name_plural = _("revoked tokens")
+        ordering = ["-revoked_at"]
+        indexes = [
+            models.Index(fields=["expires_at"], name="tokenkit_blacklist_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_type} {self.jti}"

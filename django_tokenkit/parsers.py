@@ -1,0 +1,63 @@
+"""Body parsers for tokenkit's own views that fail closed, with a 400.
+
+DRF's parsers read a JSON body straight from the socket with no size limit,
+and Python's ``json`` raises ``RecursionError`` (which DRF does not catch,
+so a 500) on deeply nested input. Auth requests are a few hundred bytes, so
+these parsers refuse anything larger than :data:`MAX_BODY_BYTES` before
+reading it and turn every decoding failure into ``ParseError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.core.exceptions import SuspiciousOperation
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import FormParser, JSONParser
+
+#: The largest request body tokenkit's endpoints read, in bytes.
+MAX_BODY_BYTES = 16 * 1024
+
+
+def _check_length(parser_context: Mapping[str, Any] | None) -> None:
+    request = (parser_context or {}).get("request")
+    meta = getattr(request, "META", {})
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except (TypeError, ValueError):
+        raise ParseError("Invalid Content-Length header.") from None
+    if length > MAX_BODY_BYTES:
+        raise ParseError(f"Request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON, at most ``MAX_BODY_BYTES``, any nesting depth without a 500."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        _check_length(parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+class BoundedFormParser(FormParser):
+    """URL-encoded forms (RFC 7009/7662 clients send these), size-limited."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        _check_length(parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except (SuspiciousOperation, UnicodeDecodeError, ValueError):
+            raise ParseError("Form parse error.") from None

@@ -1,0 +1,174 @@
+"""The revocation store: the database decides, the shared cache answers fast.
+
+Per request the only question is "is this access token's session revoked, or
+this token's ``jti``?". It is answered with one ``get_many`` of two keys:
+
+- ``<prefix>:sid:<sid>`` holds the session's state: ``"r"`` (revoked) or
+  ``"a"`` followed by the ids of any single tokens of the session that were
+  revoked (usually none), e.g. ``"a"`` or ``"a:jti1,jti2"``;
+- ``<prefix>:jti:<jti>`` holds ``"r"`` once that single token is revoked.
+
+A missing session key is a cache miss, never "valid": the state is read from
+the database and written back with ``add``, which cannot overwrite a
+revocation written meanwhile. Revocations are monotonic (a revoked session
+never comes back), so writers use ``set`` and readers ``add`` and a slow
+reader can never undo a revocation. Losing the cache (a Redis restart) only
+costs one query per session on its next request.
+
+When the cache is unreachable every call falls back to the database and a
+warning is logged at most once a minute per process; no request fails
+because of the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.utils import timezone
+
+from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.models import BlacklistedToken, Session
+from django_tokenkit.tokens import Token
+
+logger = logging.getLogger(__name__)
+
+REVOKED = "r"
+ACTIVE = "a"
+#: How long an "active" state may be served from the cache before it is read
+#: again. Revocations overwrite it at once; this only bounds the damage if a
+#: revocation's cache write was lost while the cache was unreachable.
+ACTIVE_STATE_TIMEOUT = 300
+#: A floor for how long a "revoked" marker is kept, in seconds.
+MIN_REVOKED_TIMEOUT = 60
+
+_WARNING_INTERVAL = 60.0
+_last_warning = 0.0
+
+
+def get_cache() -> BaseCache:
+    """The cache shared by all processes (``TOKENKIT["CACHE_ALIAS"]``)."""
+    return caches[tokenkit_settings.cache_alias]
+
+
+def session_key(sid: str) -> str:
+    return f"{tokenkit_settings.cache_key_prefix}:sid:{sid}"
+
+
+def token_key(jti: str) -> str:
+    return f"{tokenkit_settings.cache_key_prefix}:jti:{jti}"
+
+
+def warn_cache_unavailable(operation: str, error: BaseException) -> None:
+    """Log that the cache failed, at most once per interval per process."""
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= _WARNING_INTERVAL:
+        _last_warning = now
+        logger.warning(
+            "tokenkit cache %r unavailable during %s (%s); falling back to the database.",
+            tokenkit_settings.cache_alias,
+            operation,
+            type(error).__name__,
+        )
+
+
+def is_revoked(token: Token) -> bool:
+    """True when ``token``, its session or its user has been revoked.
+
+    Steady state: one cache round trip, no query. On a miss: one query for
+    the session (and its revoked token ids) and one cache write.
+    """
+    sid_key, jti_key = session_key(token.sid), token_key(token.jti)
+    try:
+        found: dict[str, Any] = get_cache().get_many([sid_key, jti_key])
+    except Exception as error:  # any backend's connection error; see module docstring
+        warn_cache_unavailable("revocation check", error)
+        return _state_revokes(_load_session_state(token.sid), token.jti)
+    if found.get(jti_key) == REVOKED:
+        return True
+    state = found.get(sid_key)
+    if not isinstance(state, str):
+        state = _load_session_state(token.sid)
+        _cache_add(sid_key, state, ACTIVE_STATE_TIMEOUT if state != REVOKED else None)
+    return _state_revokes(state, token.jti)
+
+
+def _state_revokes(state: str, jti: str) -> bool:
+    if state == REVOKED:
+        return True
+    _, _, revoked_ids = state.partition(":")
+    return bool(revoked_ids) and jti in revoked_ids.split(",")
+
+
+def _load_session_state(sid: str) -> str:
+    """Read a session's revocation state from the database."""
+    try:
+        session_id = uuid.UUID(sid)
+    except ValueError:
+        return REVOKED
+    row = Session.objects.filter(pk=session_id).values_list("revoked_at", "expires_at").first()
+    if row is None or row[0] is not None:
+        # A session that no longer exists was flushed or its user deleted.
+        return REVOKED
+    revoked_ids = list(
+        BlacklistedToken.objects.filter(session_id=session_id).values_list("jti", flat=True)
+    )
+    return f"{ACTIVE}:{','.join(revoked_ids)}" if revoked_ids else ACTIVE
+
+
+def _revoked_timeout(until: datetime | None) -> int:
+    """Keep a revoked marker until the revoked tokens would have expired anyway."""
+    if until is None:
+        return int(tokenkit_settings.session_max_lifetime.total_seconds())
+    seconds = (until - timezone.now() + tokenkit_settings.leeway).total_seconds()
+    return max(int(seconds), MIN_REVOKED_TIMEOUT)
+
+
+def _cache_add(key: str, value: str, timeout: int | None) -> None:
+    try:
+        get_cache().add(key, value, timeout=timeout or _revoked_timeout(None))
+    except Exception as error:
+        warn_cache_unavailable("revocation cache fill", error)
+
+
+def publish_session_revocations(sessions: Iterable[tuple[str, datetime | None]]) -> None:
+    """Tell every process at once that these sessions are revoked.
+
+    Called after the database change committed. ``sessions`` holds
+    ``(sid, expires_at)`` pairs; each marker lives until its session's cap.
+    """
+    try:
+        cache = get_cache()
+        for sid, expires_at in sessions:
+            cache.set(session_key(sid), REVOKED, timeout=_revoked_timeout(expires_at))
+    except Exception as error:
+        warn_cache_unavailable("revocation publish", error)
+        logger.error(
+            "tokenkit could not publish a session revocation to the cache; processes that "
+            "cached the session as active keep accepting its access tokens for up to %s s.",
+            ACTIVE_STATE_TIMEOUT,
+        )
+
+
+def publish_token_revocation(jti: str, sid: str | None, expires_at: datetime) -> None:
+    """Tell every process at once that the single token ``jti`` is revoked."""
+    try:
+        cache = get_cache()
+        cache.set(token_key(jti), REVOKED, timeout=_revoked_timeout(expires_at))
+        if sid is not None:
+            # The session's state lists its revoked token ids; have it re-read.
+            cache.delete(session_key(sid))
+    except Exception as error:
+        warn_cache_unavailable("revocation publish", error)
+        logger.error(
+            "tokenkit could not publish the revocation of token %s to the cache; processes "
+            "that cached its session as active keep accepting it for up to %s s.",
+            jti,
+            ACTIVE_STATE_TIMEOUT,
+        )

@@ -1,0 +1,476 @@
+"""Issue, refresh and revoke: the only writer of tokenkit's models, cache and signals.
+
+Views, admin actions and management commands call these functions instead of
+touching models, so every revocation fires the same signal and clears the
+same cache keys whichever door it came through.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from django_tokenkit import revocation, signals, tokens
+from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.exceptions import (
+    ServiceUnavailable,
+    TokenExpired,
+    TokenInvalid,
+    TokenReused,
+    TokenRevoked,
+)
+from django_tokenkit.models import (
+    BlacklistedToken,
+    IssuedToken,
+    RevokeReason,
+    Session,
+    TokenType,
+)
+from django_tokenkit.tokens import Token
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT_MAX_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """An access token and, when one was issued or kept, a refresh token."""
+
+    access: str
+    access_token: Token
+    refresh: str
+    refresh_token: Token
+
+    def as_response_data(self, now: datetime | None = None) -> dict[str, Any]:
+        """The pair as SPEC section 5 shapes it, lifetimes in whole seconds."""
+        moment = now or timezone.now()
+        return {
+            "access": self.access,
+            "refresh": self.refresh,
+            "token_type": "Bearer",
+            "expires_in": _seconds_until(self.access_token.expires_at, moment),
+            "refresh_expires_in": _seconds_until(self.refresh_token.expires_at, moment),
+        }
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(int((moment - now).total_seconds()), 0)
+
+
+def client_details(request: HttpRequest | None) -> tuple[str | None, str]:
+    """The client's IP address and user agent as recorded on its session.
+
+    ``REMOTE_ADDR`` is trusted as it is: behind a proxy, set it from the
+    proxy's header in your own middleware (the docs show how), because only
+    you know which proxy to believe.
+    """
+    if request is None:
+        return None, ""
+    ip = request.META.get("REMOTE_ADDR") or None
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            ip = None
+    user_agent = str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH]
+    return ip, user_agent
+
+
+def _issue_pair(
+    session: Session, *, now: datetime, refresh_jti: str, refresh_expires_at: datetime
+) -> tuple[str, Token, str, Token, IssuedToken]:
+    access_expires_at = min(now + tokenkit_settings.access_token_lifetime, session.expires_at)
+    access, access_token = tokens.encode(
+        tokens.ACCESS,
+        sub=str(session.user_id),
+        sid=session.sid,
+        auth_time=session.auth_time,
+        expires_at=access_expires_at,
+        now=now,
+    )
+    record = IssuedToken(
+        jti=refresh_jti,
+        session=session,
+        issued_at=now,
+        expires_at=refresh_expires_at,
+        access_jti=access_token.jti,
+        access_expires_at=access_token.expires_at,
+    )
+    refresh, refresh_token = _encode_refresh(record)
+    return access, access_token, refresh, refresh_token, record
+
+
+def _encode_refresh(record: IssuedToken) -> tuple[str, Token]:
+    session = record.session
+    return tokens.encode(
+        tokens.REFRESH,
+        sub=str(session.user_id),
+        sid=session.sid,
+        auth_time=session.auth_time,
+        expires_at=record.expires_at,
+        now=record.issued_at,
+        jti=record.jti,
+    )
+
+
+def _replay_pair(record: IssuedToken) -> TokenPair:
+    """Sign a recorded pair again; HMAC signing is deterministic, so the bytes match."""
+    session = record.session
+    assert record.access_expires_at is not None
+    access, access_token = tokens.encode(
+        tokens.ACCESS,
+        sub=str(session.user_id),
+        sid=session.sid,
+        auth_time=session.auth_time,
+        expires_at=record.access_expires_at,
+        now=record.issued_at,
+        jti=record.access_jti,
+    )
+    refresh, refresh_token = _encode_refresh(record)
+    return TokenPair(access, access_token, refresh, refresh_token)
+
+
+def login(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPair:
+    """Start a new session for ``user`` and issue its first pair.
+
+    The caller has already authenticated the user. Raises
+    ``ServiceUnavailable`` when the database cannot record the session, in
+    which case nothing was recorded.
+    """
+    now = timezone.now()
+    ip, user_agent = client_details(request)
+    try:
+        with transaction.atomic():
+            session = Session.objects.create(
+                user=user,
+                auth_time=now,
+                created_at=now,
+                expires_at=now + tokenkit_settings.session_max_lifetime,
+                last_used_at=now,
+                ip_address=ip,
+                user_agent=user_agent,
+            )
+            refresh_expires_at = min(
+                now + tokenkit_settings.refresh_token_lifetime, session.expires_at
+            )
+            access, access_token, refresh, refresh_token, record = _issue_pair(
+                session,
+                now=now,
+                refresh_jti=tokens.new_jti(),
+                refresh_expires_at=refresh_expires_at,
+            )
+            record.save(force_insert=True)
+    except DatabaseError as error:
+        logger.exception("tokenkit could not record a login for user %s", user.pk)
+        raise ServiceUnavailable() from error
+    signals.token_obtained.send(sender=Session, user=user, session=session, request=request)
+    return TokenPair(access, access_token, refresh, refresh_token)
+
+
+def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
+    """Exchange a refresh token for a new pair, retiring it when rotation is on.
+
+    The retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: of
+    any number of concurrent refreshes with one token, exactly one changes a
+    row and rotates; the others wait for its commit (the row lock) and then
+    find the token retired, and within ``REFRESH_GRACE_PERIOD`` receive the
+    same pair, signed again from the recorded claims.
+
+    Raises ``TokenExpired``, ``TokenInvalid``, ``TokenRevoked``, ``TokenReused``
+    (after revoking the session) or ``ServiceUnavailable``.
+    """
+    token = tokens.decode(raw_refresh, tokens.REFRESH)
+    try:
+        try:
+            outcome = _refresh_in_transaction(token)
+        except _LostRotation:
+            # Another transaction rotated the token between our read and our
+            # write (databases without row locks); this time we see its result.
+            outcome = _refresh_in_transaction(token)
+    except (DatabaseError, _LostRotation) as error:
+        logger.exception("tokenkit could not complete a refresh of session %s", token.sid)
+        raise ServiceUnavailable() from error
+    if isinstance(outcome, _Reused):
+        session = outcome.session
+        transaction.on_commit(lambda: _after_session_revocations([session], RevokeReason.REUSE))
+        logger.warning(
+            "tokenkit refresh token reuse: jti %s of session %s (user %s) was presented "
+            "after its grace period; the session is revoked.",
+            token.jti,
+            token.sid,
+            session.user_id,
+        )
+        signals.refresh_token_reused.send(
+            sender=Session, user=session.user, session=session, jti=token.jti, request=request
+        )
+        raise TokenReused()
+    pair, session, rotated = outcome
+    signals.token_refreshed.send(
+        sender=Session, user=session.user, session=session, request=request, rotated=rotated
+    )
+    return pair
+
+
+class _LostRotation(Exception):
+    """Internal: another transaction retired the token between our read and write."""
+
+
+@dataclass(frozen=True)
+class _Reused:
+    """Internal: a retired token came back after its grace period; ``session`` is revoked."""
+
+    session: Session
+
+
+def _refresh_in_transaction(
+    token: Token,
+) -> tuple[TokenPair, Session, bool] | _Reused:
+    now = timezone.now()
+    with transaction.atomic():
+        record = (
+            IssuedToken.objects.select_for_update(of=("self",))
+            .select_related("session", "session__user", "replaced_by")
+            .filter(jti=token.jti, token_type=TokenType.REFRESH)
+            .first()
+        )
+        if record is None or str(record.session_id) != token.sid:
+            # Signed by us but not on record: flushed, or its user was deleted.
+            raise TokenRevoked()
+        session = record.session
+        _check_session_usable(session, now)
+        if record.revoked_at is not None:
+            raise TokenRevoked()
+        if record.rotated_at is not None:
+            return _replay_or_reuse(record, session, now)
+        if not tokenkit_settings.rotate_refresh_tokens:
+            return _access_only(record, token, raw_session=session, now=now), session, False
+        refresh_expires_at = min(now + tokenkit_settings.refresh_token_lifetime, session.expires_at)
+        access, access_token, refresh, refresh_token, successor = _issue_pair(
+            session, now=now, refresh_jti=tokens.new_jti(), refresh_expires_at=refresh_expires_at
+        )
+        successor.save(force_insert=True)
+        retired = IssuedToken.objects.filter(jti=record.jti, rotated_at__isnull=True).update(
+            rotated_at=now, replaced_by=successor
+        )
+        if retired != 1:
+            # Another transaction rotated it first: roll ours back, replay its pair.
+            raise _LostRotation()
+        Session.objects.filter(pk=session.pk).update(last_used_at=now)
+    return TokenPair(access, access_token, refresh, refresh_token), session, True
+
+
+def _replay_or_reuse(
+    record: IssuedToken, session: Session, now: datetime
+) -> tuple[TokenPair, Session, bool] | _Reused:
+    assert record.rotated_at is not None
+    successor = record.replaced_by
+    within_grace = now - record.rotated_at <= tokenkit_settings.refresh_grace_period
+    if successor is None or not within_grace:
+        _revoke_sessions_in_db([session], RevokeReason.REUSE, now)
+        return _Reused(session)
+    successor.session = session
+    return _replay_pair(successor), session, False
+
+
+def _access_only(
+    record: IssuedToken, token: Token, *, raw_session: Session, now: datetime
+) -> TokenPair:
+    """With rotation off: a new access token, the same refresh token."""
+    access_expires_at = min(now + tokenkit_settings.access_token_lifetime, raw_session.expires_at)
+    access, access_token = tokens.encode(
+        tokens.ACCESS,
+        sub=str(raw_session.user_id),
+        sid=raw_session.sid,
+        auth_time=raw_session.auth_time,
+        expires_at=access_expires_at,
+        now=now,
+    )
+    refresh, refresh_token = _encode_refresh(record)
+    Session.objects.filter(pk=raw_session.pk).update(last_used_at=now)
+    return TokenPair(access, access_token, refresh, refresh_token)
+
+
+def _check_session_usable(session: Session, now: datetime) -> None:
+    if session.revoked_at is not None:
+        raise TokenRevoked()
+    if not session.user.is_active:
+        raise TokenRevoked("User is inactive.")
+    if now >= session.expires_at:
+        raise TokenExpired("Session has reached its maximum lifetime; log in again.")
+    idle_timeout = tokenkit_settings.session_idle_timeout
+    last_used = session.last_used_at or session.created_at
+    if idle_timeout is not None and now - last_used > idle_timeout:
+        raise TokenExpired("Session has been idle too long; log in again.")
+
+
+# --- revocation -------------------------------------------------------------
+
+
+def _revoke_sessions_in_db(
+    sessions: Iterable[Session], reason: RevokeReason, now: datetime
+) -> list[Session]:
+    """Mark the still-active ones revoked; return those this call revoked."""
+    candidates = [session for session in sessions if session.revoked_at is None]
+    if not candidates:
+        return []
+    ids = [session.pk for session in candidates]
+    Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
+        revoked_at=now, revoke_reason=reason
+    )
+    IssuedToken.objects.filter(session_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
+    for session in candidates:
+        session.revoked_at = now
+        session.revoke_reason = reason
+    return candidates
+
+
+def _after_session_revocations(sessions: list[Session], reason: RevokeReason) -> None:
+    revocation.publish_session_revocations(
+        (session.sid, session.expires_at) for session in sessions
+    )
+    for session in sessions:
+        signals.token_revoked.send(
+            sender=Session,
+            unit="session",
+            identifier=session.sid,
+            reason=reason,
+            user_id=session.user_id,
+        )
+
+
+def revoke_sessions(sessions: Iterable[Session], reason: RevokeReason) -> int:
+    """Revoke each session and every token descending from it, effective at once.
+
+    Returns how many sessions this call revoked (already revoked ones are
+    skipped, so calling it twice is harmless).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = list(
+            Session.objects.select_for_update().filter(
+                pk__in=[session.pk for session in sessions], revoked_at__isnull=True
+            )
+        )
+        revoked = _revoke_sessions_in_db(locked, reason, now)
+    if revoked:
+        transaction.on_commit(lambda: _after_session_revocations(revoked, reason))
+    return len(revoked)
+
+
+def revoke_session_id(sid: str, reason: RevokeReason) -> int:
+    """Revoke the session with id ``sid``; 0 when unknown or already revoked."""
+    try:
+        session_id = uuid.UUID(sid)
+    except ValueError:
+        return 0
+    return revoke_sessions(Session.objects.filter(pk=session_id), reason)
+
+
+def revoke_user(user: AbstractBaseUser, reason: RevokeReason) -> int:
+    """Revoke every active session of ``user``: all their tokens stop working."""
+    count = revoke_sessions(Session.objects.filter(user=user, revoked_at__isnull=True), reason)
+    transaction.on_commit(
+        lambda: signals.token_revoked.send(
+            sender=Session, unit="user", identifier=str(user.pk), reason=reason, user_id=user.pk
+        )
+    )
+    return count
+
+
+def revoke_token(token: Token, reason: RevokeReason) -> bool:
+    """Revoke one token by ``jti``; its session stays usable. False if it already was."""
+    session_id = _session_uuid(token.sid)
+    session_exists = session_id is not None and Session.objects.filter(pk=session_id).exists()
+    user_model = get_user_model()
+    user_exists = user_model._default_manager.filter(pk=_coerce_pk(token.sub)).exists()
+    with transaction.atomic():
+        _, created = BlacklistedToken.objects.get_or_create(
+            jti=token.jti,
+            defaults={
+                "token_type": token.token_type,
+                "session_id": session_id if session_exists else None,
+                "user_id": _coerce_pk(token.sub) if user_exists else None,
+                "expires_at": token.expires_at,
+                "reason": reason,
+            },
+        )
+        if token.token_type == tokens.REFRESH:
+            IssuedToken.objects.filter(jti=token.jti, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            )
+    if created:
+
+        def publish() -> None:
+            revocation.publish_token_revocation(token.jti, token.sid, token.expires_at)
+            signals.token_revoked.send(
+                sender=BlacklistedToken,
+                unit="token",
+                identifier=token.jti,
+                reason=reason,
+                user_id=token.sub,
+            )
+
+        transaction.on_commit(publish)
+    return created
+
+
+def _session_uuid(sid: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(sid)
+    except ValueError:
+        return None
+
+
+def _coerce_pk(sub: str) -> Any:
+    """The ``sub`` claim as a primary key value, or None when it cannot be one."""
+    field = get_user_model()._meta.pk
+    assert field is not None
+    try:
+        return field.to_python(sub)
+    except Exception:
+        return None
+
+
+def logout(presented: Iterable[Token], *, everywhere_for: AbstractBaseUser | None = None) -> int:
+    """End the session of each presented token, or every session of a user.
+
+    Returns the number of sessions revoked by this call.
+    """
+    if everywhere_for is not None:
+        return revoke_user(everywhere_for, RevokeReason.LOGOUT_ALL)
+    session_ids = {sid for sid in (_session_uuid(token.sid) for token in presented) if sid}
+    if not session_ids:
+        return 0
+    return revoke_sessions(Session.objects.filter(pk__in=session_ids), RevokeReason.LOGOUT)
+
+
+def user_for_token(token: Token) -> AbstractBaseUser:
+    """Load the user a verified token names.
+
+    Raises ``TokenRevoked`` when the user no longer exists or is inactive
+    (deactivation is a revocation source, SPEC section 6) and
+    ``TokenInvalid`` when ``sub`` cannot be a primary key.
+    """
+    pk = _coerce_pk(token.sub)
+    if pk is None:
+        raise TokenInvalid("Token has a malformed 'sub' claim.")
+    user_model = get_user_model()
+    try:
+        user = user_model._default_manager.get(pk=pk)
+    except user_model.DoesNotExist:
+        raise TokenRevoked("User no longer exists.") from None
+    if not getattr(user, "is_active", True):
+        raise TokenRevoked("User is inactive.")
+    return user

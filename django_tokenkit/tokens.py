@@ -1,0 +1,208 @@
+"""Encoding and decoding of tokenkit's JWTs: the only module that imports PyJWT.
+
+Claims follow RFC 7519 section 4.1 (``sub``, ``jti``, ``iat``, ``exp``,
+``iss``, ``aud``) plus tokenkit's own ``sid`` (the login session every token
+descends from), ``auth_time`` (when that login happened, as in OpenID Connect
+Core section 2) and ``token_type``. Access tokens carry the header
+``typ: at+jwt`` (RFC 9068 section 2.1) and refresh tokens ``typ: refresh+jwt``;
+both the header and the claim are checked, so neither kind can pass for the
+other.
+
+Every failure raises exactly one of :class:`~django_tokenkit.exceptions.TokenExpired`
+or :class:`~django_tokenkit.exceptions.TokenInvalid`; nothing a client sends
+can make this module raise anything else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import jwt
+from django.utils import timezone as dj_timezone
+
+from django_tokenkit import keys
+from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.exceptions import TokenExpired, TokenInvalid
+
+TokenType = Literal["access", "refresh"]
+ACCESS: TokenType = "access"
+REFRESH: TokenType = "refresh"
+
+#: The JOSE ``typ`` header of each token type.
+TYP_HEADERS: dict[str, str] = {ACCESS: "at+jwt", REFRESH: "refresh+jwt"}
+
+REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "sid", "auth_time", "token_type"]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A verified token's claims, as handed to views in ``request.auth``."""
+
+    token_type: TokenType
+    claims: Mapping[str, Any] = field(repr=False)
+    kid: str | None = None
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def sub(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def sid(self) -> str:
+        return str(self.claims["sid"])
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.claims["iat"], tz=timezone.utc)
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.claims["exp"], tz=timezone.utc)
+
+    @property
+    def auth_time(self) -> datetime:
+        return datetime.fromtimestamp(self.claims["auth_time"], tz=timezone.utc)
+
+    def lifetime_left(self, now: datetime | None = None) -> timedelta:
+        """Time until ``exp`` (negative once expired)."""
+        return self.expires_at - (now or dj_timezone.now())
+
+    def __getitem__(self, claim: str) -> Any:
+        return self.claims[claim]
+
+    def get(self, claim: str, default: Any = None) -> Any:
+        return self.claims.get(claim, default)
+
+
+def new_jti() -> str:
+    """A random token id: 128 bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+def encode(
+    token_type: TokenType,
+    *,
+    sub: str,
+    sid: str,
+    auth_time: datetime,
+    expires_at: datetime,
+    now: datetime | None = None,
+    jti: str | None = None,
+) -> tuple[str, Token]:
+    """Sign a new token and return it with its parsed form."""
+    issued = now or dj_timezone.now()
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "jti": jti or new_jti(),
+        "iat": int(issued.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "sid": sid,
+        "auth_time": int(auth_time.timestamp()),
+        "token_type": token_type,
+    }
+    issuer = tokenkit_settings.issuer
+    if issuer is not None:
+        claims["iss"] = issuer
+    audience = tokenkit_settings.audience
+    if audience is not None:
+        claims["aud"] = audience
+    key = keys.signing_key()
+    headers: dict[str, Any] = {"typ": TYP_HEADERS[token_type]}
+    if key.kid is not None:
+        headers["kid"] = key.kid
+    raw = jwt.encode(claims, key.key, algorithm=tokenkit_settings.algorithm, headers=headers)
+    return raw, Token(token_type=token_type, claims=claims, kid=key.kid)
+
+
+def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> Token:
+    """Verify ``raw`` as a token of ``token_type`` and return its claims.
+
+    ``verify_exp=False`` is for logout only, where an expired but genuine
+    token may still name the session to end. Raises ``TokenExpired`` past
+    ``exp`` + leeway and ``TokenInvalid`` for every other defect.
+    """
+    if not isinstance(raw, str) or not raw:
+        raise TokenInvalid("Token is malformed.")
+    if len(raw) > tokenkit_settings.max_token_length:
+        raise TokenInvalid("Token is too long.")
+    if not raw.isascii() or raw.count(".") != 2:
+        raise TokenInvalid("Token is malformed.")
+    try:
+        header = jwt.get_unverified_header(raw)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise TokenInvalid("Token is malformed.") from None
+    algorithm = tokenkit_settings.algorithm
+    if header.get("alg") != algorithm:
+        raise TokenInvalid("Token is signed with an algorithm that is not accepted.")
+    if header.get("typ") != TYP_HEADERS[token_type]:
+        raise TokenInvalid(f"Token is not an {token_type} token.")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenInvalid("Token has a malformed key id.")
+    candidates = keys.verification_keys(kid)
+    if not candidates:
+        raise TokenInvalid("Token is signed with an unknown key.")
+    claims = _verify(raw, candidates, algorithm, verify_exp=verify_exp)
+    _check_claim_types(claims, token_type)
+    return Token(token_type=token_type, claims=claims, kid=kid)
+
+
+def _verify(
+    raw: str, candidates: list[keys.KeyEntry], algorithm: str, *, verify_exp: bool
+) -> dict[str, Any]:
+    audience = tokenkit_settings.audience
+    options: dict[str, Any] = {
+        "require": REQUIRED_CLAIMS,
+        "verify_exp": verify_exp,
+        # RFC 7519 allows "aud" to be a list; SPEC section 4 wants an exact match.
+        "strict_aud": audience is not None,
+    }
+    for entry in candidates:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                raw,
+                entry.key,
+                algorithms=[algorithm],
+                audience=audience,
+                issuer=tokenkit_settings.issuer,
+                leeway=tokenkit_settings.leeway,
+                options=options,
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.ExpiredSignatureError:
+            raise TokenExpired() from None
+        except jwt.InvalidAudienceError:
+            raise TokenInvalid("Token has the wrong audience.") from None
+        except jwt.InvalidIssuerError:
+            raise TokenInvalid("Token has the wrong issuer.") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise TokenInvalid(f"Token has no {error.claim!r} claim.") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenInvalid("Token is not valid yet.") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise TokenInvalid("Token is malformed.") from None
+        return claims
+    raise TokenInvalid("Token signature is invalid.")
+
+
+def _check_claim_types(claims: Mapping[str, Any], token_type: TokenType) -> None:
+    if claims.get("token_type") != token_type:
+        raise TokenInvalid(f"Token is not an {token_type} token.")
+    for name in ("sub", "jti", "sid"):
+        value = claims.get(name)
+        if not isinstance(value, str) or not value or len(value) > 255:
+            raise TokenInvalid(f"Token has a malformed {name!r} claim.")
+    auth_time = claims.get("auth_time")
+    if not isinstance(auth_time, int) or isinstance(auth_time, bool):
+        raise TokenInvalid("Token has a malformed 'auth_time' claim.")
+    for name in ("iat", "exp"):
+        if not isinstance(claims.get(name), int):
+            raise TokenInvalid(f"Token has a malformed {name!r} claim.")

@@ -1,0 +1,173 @@
+"""Thin HTTP views over :mod:`django_tokenkit.services` (SPEC section 5).
+
+Each view validates its body, calls one service function and translates
+domain errors into the SPEC's status codes. None writes a model itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from django_tokenkit import services, tokens
+from django_tokenkit.authentication import (
+    JWTAuthentication,
+    bearer_challenge,
+    credentials_from_header,
+    remember_auth_error,
+)
+from django_tokenkit.exceptions import (
+    AuthenticationError,
+    BadRequest,
+    InvalidCredentials,
+    TokenError,
+    to_api_exception,
+)
+from django_tokenkit.parsers import BoundedFormParser, BoundedJSONParser
+from django_tokenkit.serializers import LoginSerializer, LogoutSerializer, RefreshSerializer
+from django_tokenkit.throttling import LoginRateThrottle
+from django_tokenkit.tokens import Token
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler, plus a ``code`` beside every lone ``detail``.
+
+    Set it as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` so your own views'
+    errors (``not_authenticated``, ``permission_denied``, ``throttled``, ...)
+    carry the same machine-readable ``code`` as tokenkit's. Validation errors
+    keep DRF's field-keyed shape.
+    """
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        detail = response.data.get("detail")
+        code = getattr(detail, "code", None)
+        if len(response.data) == 1 and isinstance(code, str):
+            response.data["code"] = code
+    return response
+
+
+class TokenkitAPIView(APIView):
+    """Shared plumbing: no session auth, bounded parsers, RFC 6750 challenges.
+
+    The views opt out of ``ATOMIC_REQUESTS``: a reuse detection must revoke
+    the session even though the request then fails with a 401.
+    """
+
+    authentication_classes: list[type[Any]] = []
+    permission_classes = [AllowAny]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list[type[Any]] = []
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
+        return exception_handler
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, AuthenticationError):
+            remember_auth_error(self.request, exc)
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # RFC 6749 section 5.1: responses carrying tokens must not be cached.
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+
+class TokenObtainView(TokenkitAPIView):
+    """``POST token/``: exchange credentials for a pair and start a session."""
+
+    throttle_classes = [LoginRateThrottle]
+
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data[serializer.username_field],
+            password=serializer.validated_data["password"],
+        )
+        # AllowAllUsersModelBackend and custom backends may return inactive users.
+        if user is None or not getattr(user, "is_active", True):
+            raise InvalidCredentials()
+        pair = services.login(user, request._request)
+        return Response(pair.as_response_data())
+
+
+class TokenRefreshView(TokenkitAPIView):
+    """``POST token/refresh/``: exchange a refresh token for a new pair."""
+
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            pair = services.refresh(serializer.validated_data["refresh"], request._request)
+        except TokenError as error:
+            raise to_api_exception(error) from None
+        return Response(pair.as_response_data())
+
+
+class LogoutView(TokenkitAPIView):
+    """``POST logout/``: end the sessions of the presented tokens, or all of them.
+
+    Expired but genuine tokens are accepted here: ending a session is never
+    harmful, and a client whose access token just ran out must still be able
+    to log out. ``all: true`` needs a valid bearer access token.
+    """
+
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data["all"]:
+            user = self._authenticated_user(request)
+            services.logout((), everywhere_for=user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        presented: list[Token] = []
+        try:
+            access = self._bearer_credentials(request)
+            if access is not None:
+                presented.append(tokens.decode(access, tokens.ACCESS, verify_exp=False))
+            refresh = serializer.validated_data.get("refresh")
+            if refresh is not None:
+                presented.append(tokens.decode(refresh, tokens.REFRESH, verify_exp=False))
+        except TokenError as error:
+            raise to_api_exception(error) from None
+        if not presented:
+            raise BadRequest(
+                "Nothing to log out: send a refresh token or a bearer access token.",
+                "nothing_to_log_out",
+            )
+        services.logout(presented)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _bearer_credentials(self, request: Request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        return credentials_from_header(header) if header else None
+
+    def _authenticated_user(self, request: Request) -> Any:
+        result = JWTAuthentication().authenticate(request)
+        if result is None:
+            raise AuthenticationError(
+                "Authentication credentials were not provided.",
+                "not_authenticated",
+                token_presented=False,
+            )
+        return result[0]

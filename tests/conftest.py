@@ -1,0 +1,55 @@
+"""Shared fixtures: users, an API client, and helpers to log in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Every test starts with an empty shared cache (Redis included)."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    return get_user_model().objects.create_user(
+        username="alice", email="alice@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def other_user(db: Any) -> Any:
+    return get_user_model().objects.create_user(
+        username="bob", email="bob@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def login(client: APIClient, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
+    """Log in through the HTTP API and return the pair."""
+    response = client.post(
+        "/api/auth/token/", {"username": username, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    data: dict[str, Any] = response.json()
+    return data
+
+
+@pytest.fixture
+def pair(api_client: APIClient, user: Any) -> dict[str, Any]:
+    return login(api_client)
