@@ -20,22 +20,29 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RevokeReason(models.TextChoices):
-    """Why a session or token stopped working; shown in the admin and signals."""
+    """Why a session or token stopped working; shown in the admin and signals.
 
-    LOGOUT = "logout", _("logout")
-    LOGOUT_ALL = "logout_all", _("logout of all sessions")
-    USER_REQUEST = "user_request", _("revoked by the user")
-    ADMIN = "admin", _("revoked by an administrator")
-    REUSE = "reuse", _("refresh token reuse detected")
-    PASSWORD_CHANGE = "password_change", _("password changed")
-    USER_DEACTIVATED = "user_deactivated", _("user deactivated")
-    COMMAND = "command", _("management command")
+    Labels are derived from the names (``"Password Change"``); explicit lazy
+    labels would hide the members' ``str`` type from django-stubs.
+    """
+
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    USER_REQUEST = "user_request"
+    ADMIN = "admin"
+    REUSE = "reuse"
+    PASSWORD_CHANGE = "password_change"
+    USER_DEACTIVATED = "user_deactivated"
+    COMMAND = "command"
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
     def active(self, now: datetime | None = None) -> SessionQuerySet:
         """Sessions neither revoked nor past their absolute cap."""
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+        active: SessionQuerySet = self.filter(
+            revoked_at__isnull=True, expires_at__gt=now or timezone.now()
+        )
+        return active
 
 
 class Session(models.Model):
@@ -87,8 +94,8 @@ class Session(models.Model):
 
 
 class TokenType(models.TextChoices):
-    ACCESS = "access", _("access")
-    REFRESH = "refresh", _("refresh")
+    ACCESS = "access"
+    REFRESH = "refresh"
 
 
 class IssuedToken(models.Model):

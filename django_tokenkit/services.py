@@ -319,7 +319,7 @@ def _check_session_usable(session: Session, now: datetime) -> None:
 
 
 def _revoke_sessions_in_db(
-    sessions: Iterable[Session], reason: RevokeReason, now: datetime
+    sessions: Iterable[Session], reason: str, now: datetime
 ) -> list[Session]:
     """Mark the still-active ones revoked; return those this call revoked."""
     candidates = [session for session in sessions if session.revoked_at is None]
@@ -336,7 +336,7 @@ def _revoke_sessions_in_db(
     return candidates
 
 
-def _after_session_revocations(sessions: list[Session], reason: RevokeReason) -> None:
+def _after_session_revocations(sessions: list[Session], reason: str) -> None:
     revocation.publish_session_revocations(
         (session.sid, session.expires_at) for session in sessions
     )
@@ -350,7 +350,7 @@ def _after_session_revocations(sessions: list[Session], reason: RevokeReason) ->
         )
 
 
-def revoke_sessions(sessions: Iterable[Session], reason: RevokeReason) -> int:
+def revoke_sessions(sessions: Iterable[Session], reason: str) -> int:
     """Revoke each session and every token descending from it, effective at once.
 
     Returns how many sessions this call revoked (already revoked ones are
@@ -369,7 +369,7 @@ def revoke_sessions(sessions: Iterable[Session], reason: RevokeReason) -> int:
     return len(revoked)
 
 
-def revoke_session_id(sid: str, reason: RevokeReason) -> int:
+def revoke_session_id(sid: str, reason: str) -> int:
     """Revoke the session with id ``sid``; 0 when unknown or already revoked."""
     try:
         session_id = uuid.UUID(sid)
@@ -378,7 +378,7 @@ def revoke_session_id(sid: str, reason: RevokeReason) -> int:
     return revoke_sessions(Session.objects.filter(pk=session_id), reason)
 
 
-def revoke_user(user: AbstractBaseUser, reason: RevokeReason) -> int:
+def revoke_user(user: AbstractBaseUser, reason: str) -> int:
     """Revoke every active session of ``user``: all their tokens stop working."""
     count = revoke_sessions(Session.objects.filter(user=user, revoked_at__isnull=True), reason)
     transaction.on_commit(
@@ -389,7 +389,7 @@ def revoke_user(user: AbstractBaseUser, reason: RevokeReason) -> int:
     return count
 
 
-def revoke_token(token: Token, reason: RevokeReason) -> bool:
+def revoke_token(token: Token, reason: str) -> bool:
     """Revoke one token by ``jti``; its session stays usable. False if it already was."""
     session_id = _session_uuid(token.sid)
     session_exists = session_id is not None and Session.objects.filter(pk=session_id).exists()
@@ -423,7 +423,7 @@ def revoke_token(token: Token, reason: RevokeReason) -> bool:
             )
 
         transaction.on_commit(publish)
-    return created
+    return bool(created)
 
 
 def _session_uuid(sid: str) -> uuid.UUID | None:
@@ -468,7 +468,7 @@ def user_for_token(token: Token) -> AbstractBaseUser:
         raise TokenInvalid("Token has a malformed 'sub' claim.")
     user_model = get_user_model()
     try:
-        user = user_model._default_manager.get(pk=pk)
+        user: AbstractBaseUser = user_model._default_manager.get(pk=pk)
     except user_model.DoesNotExist:
         raise TokenRevoked("User no longer exists.") from None
     if not getattr(user, "is_active", True):

@@ -25,9 +25,10 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     scope = "tokenkit_login"
 
-    @property  # type: ignore[override]  # DRF declares a class attribute; ours follows CACHE_ALIAS
-    def cache(self) -> BaseCache:
-        return revocation.get_cache()
+    def __init__(self) -> None:
+        # DRF's class attribute is the default cache; ours follows CACHE_ALIAS.
+        self.cache: BaseCache = revocation.get_cache()
+        super().__init__()
 
     def get_rate(self) -> str | None:
         return tokenkit_settings.login_throttle_rate

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import jwt
+from jwt.types import Options
 from django.utils import timezone as dj_timezone
 
 from django_tokenkit import keys
-from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.conf import KeyEntry, tokenkit_settings
 from django_tokenkit.exceptions import TokenExpired, TokenInvalid
 
 TokenType = Literal["access", "refresh"]
@@ -155,10 +156,10 @@ def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> To
 
 
 def _verify(
-    raw: str, candidates: list[keys.KeyEntry], algorithm: str, *, verify_exp: bool
+    raw: str, candidates: list[KeyEntry], algorithm: str, *, verify_exp: bool
 ) -> dict[str, Any]:
     audience = tokenkit_settings.audience
-    options: dict[str, Any] = {
+    options: Options = {
         "require": REQUIRED_CLAIMS,
         "verify_exp": verify_exp,
         # RFC 7519 allows "aud" to be a list; SPEC section 4 wants an exact match.
