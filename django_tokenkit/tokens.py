@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import jwt
-from jwt.types import Options
 from django.utils import timezone as dj_timezone
+from jwt.types import Options
 
 from django_tokenkit import keys
 from django_tokenkit.conf import KeyEntry, tokenkit_settings
