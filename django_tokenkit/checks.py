@@ -16,7 +16,13 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, HMAC_ALGORITHMS, parse_key_entry
+from django_tokenkit.conf import (
+    DEFAULTS,
+    DURATION_KEYS,
+    HMAC_ALGORITHMS,
+    parse_key_entry,
+    to_timedelta,
+)
 from django_tokenkit.keys import HMAC_MIN_KEY_BYTES
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
@@ -59,12 +65,6 @@ def _is_bool(value: object) -> bool:
 
 def _is_positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _is_duration(value: object) -> bool:
-    return isinstance(value, timedelta) or (
-        isinstance(value, (int, float)) and not isinstance(value, bool)
-    )
 
 
 def _is_header_types(value: object) -> bool:
@@ -147,7 +147,11 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
         value = raw.get(name, DEFAULTS[name])
         if value is None and name == "SESSION_IDLE_TIMEOUT":
             continue
-        if not _is_duration(value):
+        try:
+            # to_timedelta also refuses NaN, infinity and out-of-range numbers,
+            # which would otherwise crash this check with a traceback.
+            duration = to_timedelta(name, value)
+        except ImproperlyConfigured:
             messages.append(
                 _error(
                     "tokenkit.E002",
@@ -156,7 +160,6 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
                 )
             )
             continue
-        duration = value if isinstance(value, timedelta) else timedelta(seconds=value)
         durations[name] = duration
         if duration < timedelta(0) or (duration == timedelta(0) and name not in ZERO_ALLOWED):
             messages.append(

@@ -82,7 +82,10 @@ def to_timedelta(name: str, value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except (ValueError, OverflowError):
+            pass  # NaN, infinity, or beyond timedelta's range
     raise ImproperlyConfigured(
         f"TOKENKIT[{name!r}] must be a timedelta or a number of seconds, not {value!r}."
     )
@@ -177,9 +180,16 @@ class TokenkitSettings:
     @property
     def auth_header_types(self) -> tuple[str, ...]:
         value = self.get("AUTH_HEADER_TYPES")
-        if isinstance(value, str):
-            return (value,)
-        return tuple(value)
+        items = (value,) if isinstance(value, str) else value
+        if (
+            not isinstance(items, (list, tuple))
+            or not items
+            or not all(isinstance(item, str) and item for item in items)
+        ):
+            raise ImproperlyConfigured(
+                "TOKENKIT['AUTH_HEADER_TYPES'] must be a non-empty list of strings."
+            )
+        return tuple(items)
 
     @property
     def www_authenticate_realm(self) -> str:
@@ -187,7 +197,10 @@ class TokenkitSettings:
 
     @property
     def max_token_length(self) -> int:
-        return int(self.get("MAX_TOKEN_LENGTH"))
+        value = self.get("MAX_TOKEN_LENGTH")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ImproperlyConfigured("TOKENKIT['MAX_TOKEN_LENGTH'] must be a positive integer.")
+        return value
 
     @property
     def cache_alias(self) -> str:

@@ -4,7 +4,8 @@ Receivers get keyword arguments; none of them is ever a raw token.
 
 - ``token_obtained(user, session, request)``: a login issued a pair.
 - ``token_refreshed(user, session, request, rotated)``: a refresh issued a pair.
-- ``token_reissued(user, session, jti)``: sliding expiration renewed an access token.
+- ``token_reissued(user_id, sid, jti, old_jti)``: sliding expiration renewed the
+  access token ``old_jti`` as ``jti`` (once per old token, across processes).
 - ``token_revoked(unit, identifier, reason, user_id)``: a token (``unit="token"``),
   a session (``"session"``) or all of a user's sessions (``"user"``) was revoked.
 - ``refresh_token_reused(user, session, jti, request)``: a retired refresh token

@@ -205,5 +205,7 @@ def _check_claim_types(claims: Mapping[str, Any], token_type: TokenType) -> None
     if not isinstance(auth_time, int) or isinstance(auth_time, bool):
         raise TokenInvalid("Token has a malformed 'auth_time' claim.")
     for name in ("iat", "exp"):
-        if not isinstance(claims.get(name), int):
+        value = claims.get(name)
+        # bool is an int subclass: PyJWT would read ``true`` as 1.
+        if not isinstance(value, int) or isinstance(value, bool):
             raise TokenInvalid(f"Token has a malformed {name!r} claim.")

@@ -3,10 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from tests.testapp.views import WhoAmIView
+from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_tokenkit.urls")),
-    path("api/whoami/", WhoAmIView.as_view(), name="whoami"),
+    path("api/whoami/", views.WhoAmIView.as_view(), name="whoami"),
+    path("api/rejecting/", views.RejectingView.as_view(), name="rejecting"),
+    path("api/public/", views.PublicView.as_view(), name="public"),
+    path("api/session-only/", views.SessionOnlyView.as_view(), name="session-only"),
 ]

@@ -1,7 +1,10 @@
-"""Protected views the suite authenticates against."""
+"""Views the suite authenticates against."""
 
 from __future__ import annotations
 
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,3 +16,28 @@ class WhoAmIView(APIView):
     def get(self, request: Request) -> Response:
         claims = getattr(request.auth, "claims", None)
         return Response({"username": request.user.get_username(), "claims": claims})
+
+
+class RejectingView(APIView):
+    """Authenticates like any view, then answers 400: a failed request."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"detail": "no"}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class PublicView(APIView):
+    """Open to anonymous users; still authenticates a token when one is sent."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        return Response({"authenticated": bool(request.user and request.user.is_authenticated)})
+
+
+class SessionOnlyView(APIView):
+    """Authenticated by Django's session, never by a token."""
+
+    authentication_classes = [SessionAuthentication]
+
+    def get(self, request: Request) -> Response:
+        return Response({"username": request.user.get_username()})

@@ -1,0 +1,97 @@
+"""``SlidingTokenMiddleware``: renew an access token in passing (SPEC section 6).
+
+DRF authenticates inside the view, and stores the outcome on the Django
+request as ``request.auth``; this middleware reads it after the view has
+run. When the request succeeded (status < 400) with a tokenkit access token
+that has at most ``SLIDING_THRESHOLD`` left, the response carries::
+
+    X-New-Token: <access token>
+    X-New-Token-Expires-In: <seconds>
+
+and both names are appended to ``Access-Control-Expose-Headers`` so a
+browser on another origin may read them. Requests whose token is far from
+expiry cost an attribute read and a comparison: no cache, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
+
+from django_tokenkit import services
+from django_tokenkit.tokens import ACCESS, Token
+
+NEW_TOKEN_HEADER = "X-New-Token"
+NEW_TOKEN_EXPIRES_HEADER = "X-New-Token-Expires-In"
+EXPOSE_HEADERS = "Access-Control-Expose-Headers"
+
+
+def _renewable_token(request: HttpRequest, response: HttpResponseBase) -> Token | None:
+    if response.status_code >= 400:
+        return None
+    token = getattr(request, "auth", None)
+    if not isinstance(token, Token) or token.token_type != ACCESS:
+        return None  # anonymous, session auth, API tokens, other packages' tokens
+    if not services.needs_renewal(token, timezone.now()):
+        return None
+    return token
+
+
+def add_renewal_headers(response: HttpResponseBase, raw: str, renewed: Token) -> None:
+    """Set the renewal headers and expose them to CORS without clobbering others."""
+    seconds = max(int(renewed.lifetime_left().total_seconds()), 0)
+    response[NEW_TOKEN_HEADER] = raw
+    response[NEW_TOKEN_EXPIRES_HEADER] = str(seconds)
+    existing = [
+        name.strip() for name in response.get(EXPOSE_HEADERS, "").split(",") if name.strip()
+    ]
+    lowered = {name.lower() for name in existing}
+    for name in (NEW_TOKEN_HEADER, NEW_TOKEN_EXPIRES_HEADER):
+        if name.lower() not in lowered:
+            existing.append(name)
+    response[EXPOSE_HEADERS] = ", ".join(existing)
+
+
+class SlidingTokenMiddleware:
+    """Add ``X-New-Token`` to successful responses whose access token is nearly spent.
+
+    Works on WSGI and ASGI stacks. Place it anywhere in ``MIDDLEWARE``; if
+    you configure django-cors-headers' ``CORS_EXPOSE_HEADERS``, list both
+    headers there too, because that middleware replaces the expose list.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]  # sync branch
+        token = _renewable_token(request, response)
+        if token is not None:
+            renewal = services.renew_access_token(token)
+            if renewal is not None:
+                add_renewal_headers(response, *renewal)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]  # async branch
+        token = _renewable_token(request, response)
+        if token is not None:
+            renewal = await sync_to_async(services.renew_access_token)(token)
+            if renewal is not None:
+                add_renewal_headers(response, *renewal)
+        return response
