@@ -20,15 +20,24 @@ from rest_framework.parsers import FormParser, JSONParser
 MAX_BODY_BYTES = 16 * 1024
 
 
-def _check_length(parser_context: Mapping[str, Any] | None) -> None:
-    request = (parser_context or {}).get("request")
-    meta = getattr(request, "META", {})
+def check_content_length(meta: Mapping[str, Any]) -> None:
+    """Raise ``ParseError`` when the declared body is larger than ``MAX_BODY_BYTES``.
+
+    Views call this before anything reads the body: DRF (3.16 and later)
+    reads the whole body, up to ``DATA_UPLOAD_MAX_MEMORY_SIZE``, before it
+    hands a JSON or form parser the stream, which is too late to refuse it.
+    """
     try:
         length = int(meta.get("CONTENT_LENGTH") or 0)
     except (TypeError, ValueError):
         raise ParseError("Invalid Content-Length header.") from None
     if length > MAX_BODY_BYTES:
         raise ParseError(f"Request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+def _check_length(parser_context: Mapping[str, Any] | None) -> None:
+    request = (parser_context or {}).get("request")
+    check_content_length(getattr(request, "META", {}))
 
 
 class BoundedJSONParser(JSONParser):

@@ -56,12 +56,17 @@ def get_cache() -> BaseCache:
     return caches[tokenkit_settings.cache_alias]
 
 
+def cache_key(kind: str, identifier: str) -> str:
+    """A key in tokenkit's namespace of the shared cache (``CACHE_KEY_PREFIX``)."""
+    return f"{tokenkit_settings.cache_key_prefix}:{kind}:{identifier}"
+
+
 def session_key(sid: str) -> str:
-    return f"{tokenkit_settings.cache_key_prefix}:sid:{sid}"
+    return cache_key("sid", sid)
 
 
 def token_key(jti: str) -> str:
-    return f"{tokenkit_settings.cache_key_prefix}:jti:{jti}"
+    return cache_key("jti", jti)
 
 
 def warn_cache_unavailable(operation: str, error: BaseException) -> None:

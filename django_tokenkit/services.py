@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import revocation, signals, tokens
+from django_tokenkit import locks, revocation, signals, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     ServiceUnavailable,
@@ -54,20 +54,24 @@ class TokenPair:
     refresh: str
     refresh_token: Token
 
-    def as_response_data(self, now: datetime | None = None) -> dict[str, Any]:
-        """The pair as SPEC section 5 shapes it, lifetimes in whole seconds."""
-        moment = now or timezone.now()
+    def as_response_data(self) -> dict[str, Any]:
+        """The pair as SPEC section 5 shapes it.
+
+        ``expires_in`` is each token's lifetime as issued (``exp - iat``, the
+        RFC 6749 section 5.1 meaning), not the time left now, so a pair
+        replayed within the grace period is answered byte for byte alike.
+        """
         return {
             "access": self.access,
             "refresh": self.refresh,
             "token_type": "Bearer",
-            "expires_in": _seconds_until(self.access_token.expires_at, moment),
-            "refresh_expires_in": _seconds_until(self.refresh_token.expires_at, moment),
+            "expires_in": _lifetime(self.access_token),
+            "refresh_expires_in": _lifetime(self.refresh_token),
         }
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(int((moment - now).total_seconds()), 0)
+def _lifetime(token: Token) -> int:
+    return max(int(token.claims["exp"]) - int(token.claims["iat"]), 0)
 
 
 def client_details(request: HttpRequest | None) -> tuple[str | None, str]:
@@ -183,23 +187,25 @@ def login(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPa
 def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair, retiring it when rotation is on.
 
-    The retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: of
-    any number of concurrent refreshes with one token, exactly one changes a
-    row and rotates; the others wait for its commit (the row lock) and then
-    find the token retired, and within ``REFRESH_GRACE_PERIOD`` receive the
-    same pair, signed again from the recorded claims.
+    Concurrent refreshes of one token first queue on a lock in the shared
+    cache (:mod:`django_tokenkit.locks`), then on the token's row lock. The
+    retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: exactly
+    one request changes the row and rotates, whatever happened to the locks;
+    the others find the token retired and, within ``REFRESH_GRACE_PERIOD``,
+    receive the same pair, signed again from the recorded claims.
 
     Raises ``TokenExpired``, ``TokenInvalid``, ``TokenRevoked``, ``TokenReused``
     (after revoking the session) or ``ServiceUnavailable``.
     """
     token = tokens.decode(raw_refresh, tokens.REFRESH)
     try:
-        try:
-            outcome = _refresh_in_transaction(token)
-        except _LostRotation:
-            # Another transaction rotated the token between our read and our
-            # write (databases without row locks); this time we see its result.
-            outcome = _refresh_in_transaction(token)
+        with locks.single_flight(f"refresh:{token.jti}"):
+            try:
+                outcome = _refresh_in_transaction(token)
+            except _LostRotation:
+                # Another transaction rotated the token between our read and
+                # our write (no lock was held); now we see its result.
+                outcome = _refresh_in_transaction(token)
     except (DatabaseError, _LostRotation) as error:
         logger.exception("tokenkit could not complete a refresh of session %s", token.sid)
         raise ServiceUnavailable() from error
@@ -482,7 +488,7 @@ def user_for_token(token: Token) -> AbstractBaseUser:
 
 def sliding_key(jti: str) -> str:
     """Cache key holding the claims of the one renewal of access token ``jti``."""
-    return f"{tokenkit_settings.cache_key_prefix}:slide:{jti}"
+    return revocation.cache_key("slide", jti)
 
 
 def needs_renewal(token: Token, now: datetime) -> bool:

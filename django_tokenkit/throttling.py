@@ -6,6 +6,7 @@ import logging
 
 from django.core.cache import BaseCache
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
@@ -32,6 +33,19 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         return tokenkit_settings.login_throttle_rate
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address: ``REMOTE_ADDR`` unless ``NUM_PROXIES`` says otherwise.
+
+        DRF's default trusts a client-sent ``X-Forwarded-For`` when
+        ``NUM_PROXIES`` is unset, so an attacker inventing a new address per
+        attempt would never be throttled. Like ``services.client_details``
+        we trust ``REMOTE_ADDR``; DRF's proxy handling applies only once
+        ``NUM_PROXIES`` is configured.
+        """
+        if api_settings.NUM_PROXIES is None:
+            return str(request.META.get("REMOTE_ADDR") or "")
+        return str(super().get_ident(request))
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -33,7 +33,7 @@ from django_tokenkit.exceptions import (
     TokenError,
     to_api_exception,
 )
-from django_tokenkit.parsers import BoundedFormParser, BoundedJSONParser
+from django_tokenkit.parsers import BoundedFormParser, BoundedJSONParser, check_content_length
 from django_tokenkit.serializers import LoginSerializer, LogoutSerializer, RefreshSerializer
 from django_tokenkit.throttling import LoginRateThrottle
 from django_tokenkit.tokens import Token
@@ -72,6 +72,11 @@ class TokenkitAPIView(APIView):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:  # the same view, marked non-atomic
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before anything reads the body: DRF reads it whole before our parsers run.
+        check_content_length(request.META)
+        super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return exception_handler
