@@ -1,0 +1,79 @@
+# django-tokenkit developer commands.
+#
+#   make demo    run the example project on http://127.0.0.1:8000/
+#   make test    lint, typecheck, docs, then the test suite twice
+#                (SQLite + local memory, then PostgreSQL + Redis)
+#
+# Every target creates .venv on first use (and reinstalls when pyproject.toml
+# changes), so a fresh checkout needs nothing but python3 with venv and pip.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# `make test` runs its steps in the order they are listed, even with -j.
+.NOTPARALLEL:
+
+.PHONY: help demo test lint format typecheck docs test-embedded test-services bench clean
+
+help:
+	@echo "make demo           run the example project on http://127.0.0.1:8000/"
+	@echo "make test           lint, typecheck, docs, test-embedded, test-services"
+	@echo "make lint           ruff check + ruff format --check"
+	@echo "make format         ruff format + ruff check --fix"
+	@echo "make typecheck      mypy (strict) on django_tokenkit"
+	@echo "make docs           build docs/ with warnings as errors"
+	@echo "make test-embedded  pytest on SQLite + local-memory cache"
+	@echo "make test-services  pytest on PostgreSQL + Redis (skipped if unreachable,"
+	@echo "                    an error with TOKENKIT_REQUIRE_SERVICES=1)"
+	@echo "make bench          benchmarks (not yet)"
+	@echo "make clean          remove build output and caches (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -U pip
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	cd example_project && ../$(BIN)/python manage.py migrate --noinput
+	cd example_project && ../$(BIN)/python manage.py demo_users
+	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: lint typecheck docs test-embedded test-services
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy django_tokenkit
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# `python -m pytest` puts the repository root on sys.path, so the settings
+# module tests.settings imports. pytest's own exit status is the recipe's:
+# 5 ("no tests collected") fails the build like any other non-zero status.
+test-embedded: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest
+
+# tests/services.py checks that PostgreSQL and Redis answer, then runs pytest
+# against them. DATABASE_URL and REDIS_URL default to the local services
+# (postgres://postgres@127.0.0.1:5432/tokenkit, redis://127.0.0.1:6379/1).
+# When they don't answer it prints a SKIPPED line and exits 0, or exits 1
+# when TOKENKIT_REQUIRE_SERVICES=1 (as CI sets it).
+test-services: $(STAMP)
+	$(BIN)/python -m tests.services -- $(BIN)/python -m pytest
+
+bench:
+	@echo "Benchmarks arrive in a later issue; nothing to run yet."
+
+clean:
+	rm -rf docs/_build build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
