@@ -16,3 +16,5 @@ class TokenkitConfig(AppConfig):
         checks.register(tokenkit_checks.check_settings)
         checks.register(tokenkit_checks.check_keys, checks.Tags.security)
         checks.register(tokenkit_checks.check_cache, checks.Tags.caches)
+        checks.register(tokenkit_checks.check_refresh_cookie, checks.Tags.security)
+        checks.register(tokenkit_checks.check_cors_expose_headers)

@@ -20,6 +20,7 @@ from django_tokenkit.conf import (
     DEFAULTS,
     DURATION_KEYS,
     HMAC_ALGORITHMS,
+    SAMESITE_VALUES,
     parse_key_entry,
     to_timedelta,
 )
@@ -35,7 +36,10 @@ CHECK_IDS = {
     "tokenkit.E006": "CACHE_ALIAS names no cache in CACHES",
     "tokenkit.E007": "two SIGNING_KEYS share a kid",
     "tokenkit.W001": "the cache is per-process (local-memory, dummy) while DEBUG is off",
+    "tokenkit.E008": "REFRESH_COOKIE_SAMESITE is 'None' while REFRESH_COOKIE_SECURE is off",
     "tokenkit.W002": "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME",
+    "tokenkit.W003": "the refresh cookie is on but CsrfViewMiddleware is not installed",
+    "tokenkit.W004": "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers",
 }
 
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
@@ -98,6 +102,20 @@ def _is_key_list(value: object) -> bool:
     return True
 
 
+def _is_cookie_name(value: object) -> bool:
+    return (
+        isinstance(value, str) and bool(value) and all(ch.isalnum() or ch in "-_." for ch in value)
+    )
+
+
+def _is_samesite(value: object) -> bool:
+    return value in SAMESITE_VALUES
+
+
+def _is_optional_path(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.startswith("/"))
+
+
 VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "ALGORITHM": (_is_str, "a string such as 'HS256'"),
     "SIGNING_KEYS": (_is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
@@ -110,6 +128,12 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "CACHE_ALIAS": (_is_str, "the name of a cache in CACHES"),
     "CACHE_KEY_PREFIX": (_is_str, "a string"),
     "LOGIN_THROTTLE_RATE": (_is_rate, "None or a DRF rate such as '10/min'"),
+    "REFRESH_COOKIE": (_is_bool, "True or False"),
+    "REFRESH_COOKIE_NAME": (_is_cookie_name, "a non-empty cookie name"),
+    "REFRESH_COOKIE_SECURE": (_is_bool, "True or False"),
+    "REFRESH_COOKIE_SAMESITE": (_is_samesite, "'Lax', 'Strict' or 'None'"),
+    "REFRESH_COOKIE_PATH": (_is_optional_path, "None or a URL path starting with '/'"),
+    "REFRESH_COOKIE_DOMAIN": (_is_optional_str, "None or a domain"),
 }
 
 
@@ -254,3 +278,60 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     return []
+
+
+def check_refresh_cookie(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Cookie mode is configured so browsers keep and protect the cookie."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    if not isinstance(raw, dict) or raw.get("REFRESH_COOKIE") is not True:
+        return []
+    messages: list[CheckMessage] = []
+    secure = raw.get("REFRESH_COOKIE_SECURE", DEFAULTS["REFRESH_COOKIE_SECURE"])
+    samesite = raw.get("REFRESH_COOKIE_SAMESITE", DEFAULTS["REFRESH_COOKIE_SAMESITE"])
+    if samesite == "None" and secure is not True:
+        messages.append(
+            _error(
+                "tokenkit.E008",
+                "TOKENKIT['REFRESH_COOKIE_SAMESITE'] is 'None' but REFRESH_COOKIE_SECURE is "
+                "off; browsers drop such cookies.",
+            )
+        )
+    if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+        messages.append(
+            Warning(
+                "The refresh cookie is on but django.middleware.csrf.CsrfViewMiddleware is "
+                "not in MIDDLEWARE, so no csrftoken cookie is set and cookie-based refresh "
+                "cannot pass its CSRF check.",
+                id="tokenkit.W003",
+                obj="settings.MIDDLEWARE",
+            )
+        )
+    return messages
+
+
+def check_cors_expose_headers(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """django-cors-headers replaces the expose list: ours must be in it."""
+    if "django_tokenkit.middleware.SlidingTokenMiddleware" not in settings.MIDDLEWARE:
+        return []
+    exposed = getattr(settings, "CORS_EXPOSE_HEADERS", None)
+    if not exposed:
+        return []
+    lowered = {str(name).lower() for name in exposed}
+    missing = [
+        name for name in ("X-New-Token", "X-New-Token-Expires-In") if name.lower() not in lowered
+    ]
+    if not missing:
+        return []
+    return [
+        Warning(
+            "CORS_EXPOSE_HEADERS does not list " + " and ".join(missing) + "; browsers on "
+            "other origins will not let the front end read renewed tokens.",
+            hint="Add them to CORS_EXPOSE_HEADERS.",
+            id="tokenkit.W004",
+            obj="settings.CORS_EXPOSE_HEADERS",
+        )
+    ]

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+SameSite = Literal["Lax", "Strict", "None"]
+SAMESITE_VALUES = ("Lax", "Strict", "None")
 
 #: Every key ``TOKENKIT`` accepts, with its default. Durations may be given
 #: as ``timedelta`` or as a number of seconds.
@@ -44,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_ALIAS": "default",
     "CACHE_KEY_PREFIX": "tokenkit",
     "LOGIN_THROTTLE_RATE": "10/min",
+    # Refresh token in an HttpOnly cookie instead of the JSON body.
+    "REFRESH_COOKIE": False,
+    "REFRESH_COOKIE_NAME": "tokenkit_refresh",
+    "REFRESH_COOKIE_SECURE": True,
+    "REFRESH_COOKIE_SAMESITE": "Lax",
+    # None: the common prefix of the refresh and logout URLs.
+    "REFRESH_COOKIE_PATH": None,
+    "REFRESH_COOKIE_DOMAIN": None,
 }
 
 DURATION_KEYS = frozenset(
@@ -213,6 +223,37 @@ class TokenkitSettings:
     @property
     def login_throttle_rate(self) -> str | None:
         value = self.get("LOGIN_THROTTLE_RATE")
+        return None if value is None else str(value)
+
+    @property
+    def refresh_cookie(self) -> bool:
+        return bool(self.get("REFRESH_COOKIE"))
+
+    @property
+    def refresh_cookie_name(self) -> str:
+        return str(self.get("REFRESH_COOKIE_NAME"))
+
+    @property
+    def refresh_cookie_secure(self) -> bool:
+        return bool(self.get("REFRESH_COOKIE_SECURE"))
+
+    @property
+    def refresh_cookie_samesite(self) -> SameSite:
+        value = self.get("REFRESH_COOKIE_SAMESITE")
+        if value not in SAMESITE_VALUES:
+            raise ImproperlyConfigured(
+                "TOKENKIT['REFRESH_COOKIE_SAMESITE'] must be 'Lax', 'Strict' or 'None'."
+            )
+        return cast(SameSite, value)
+
+    @property
+    def refresh_cookie_path(self) -> str | None:
+        value = self.get("REFRESH_COOKIE_PATH")
+        return None if value is None else str(value)
+
+    @property
+    def refresh_cookie_domain(self) -> str | None:
+        value = self.get("REFRESH_COOKIE_DOMAIN")
         return None if value is None else str(value)
 
 

@@ -3,8 +3,9 @@
 DRF's parsers read a JSON body straight from the socket with no size limit,
 and Python's ``json`` raises ``RecursionError`` (which DRF does not catch,
 so a 500) on deeply nested input. Auth requests are a few hundred bytes, so
-these parsers refuse anything larger than :data:`MAX_BODY_BYTES` before
-reading it and turn every decoding failure into ``ParseError``.
+anything larger than :data:`MAX_BODY_BYTES` is refused before it is read
+(tokenkit's views call :func:`check_content_length` first, the parsers check
+again) and every decoding failure becomes ``ParseError``.
 """
 
 from __future__ import annotations

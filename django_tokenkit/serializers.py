@@ -53,9 +53,9 @@ class LoginSerializer(serializers.Serializer[Any]):
 
 
 class RefreshSerializer(serializers.Serializer[Any]):
-    """``{"refresh": str}``; the token's own checks happen in the service."""
+    """``{"refresh": str}``, optional in cookie mode; the service checks the token."""
 
-    refresh = StrictCharField(trim_whitespace=False)
+    refresh = StrictCharField(required=False, trim_whitespace=False)
 
 
 class LogoutSerializer(serializers.Serializer[Any]):

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db import transaction
 from rest_framework import status
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from django_tokenkit import services, tokens
+from django_tokenkit import cookies, services, tokens
 from django_tokenkit.authentication import (
     JWTAuthentication,
     bearer_challenge,
@@ -53,6 +54,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(detail, "code", None)
         if len(response.data) == 1 and isinstance(code, str):
             response.data["code"] = code
+    return response
+
+
+def pair_response(request: Request, pair: services.TokenPair) -> Response:
+    """200 with the pair; in cookie mode the refresh token goes in the cookie only."""
+    data = pair.as_response_data()
+    if not cookies.enabled():
+        return Response(data)
+    del data["refresh"]
+    response = Response(data)
+    cookies.set_refresh_cookie(response, pair.refresh, pair.refresh_token)
+    cookies.ensure_csrf_cookie(request._request)
     return response
 
 
@@ -114,7 +127,7 @@ class TokenObtainView(TokenkitAPIView):
         if user is None or not getattr(user, "is_active", True):
             raise InvalidCredentials()
         pair = services.login(user, request._request)
-        return Response(pair.as_response_data())
+        return pair_response(request, pair)
 
 
 class TokenRefreshView(TokenkitAPIView):
@@ -123,11 +136,23 @@ class TokenRefreshView(TokenkitAPIView):
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data.get("refresh")
+        if raw is None and cookies.enabled():
+            raw = cookies.refresh_from_cookie(request._request)
+        if raw is None:
+            raise ValidationError({"refresh": [ErrorDetail("This field is required.", "required")]})
         try:
-            pair = services.refresh(serializer.validated_data["refresh"], request._request)
+            pair = services.refresh(raw, request._request)
         except TokenError as error:
             raise to_api_exception(error) from None
-        return Response(pair.as_response_data())
+        return pair_response(request, pair)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if cookies.enabled() and isinstance(exc, AuthenticationError):
+            # The cookie's token is dead for good: stop the browser resending it.
+            cookies.delete_refresh_cookie(response)
+        return response
 
 
 class LogoutView(TokenkitAPIView):
@@ -144,13 +169,15 @@ class LogoutView(TokenkitAPIView):
         if serializer.validated_data["all"]:
             user = self._authenticated_user(request)
             services.logout((), everywhere_for=user)
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            return self._logged_out()
+        refresh = serializer.validated_data.get("refresh")
+        if refresh is None and cookies.enabled():
+            refresh = cookies.refresh_from_cookie(request._request)
         presented: list[Token] = []
         try:
             access = self._bearer_credentials(request)
             if access is not None:
                 presented.append(tokens.decode(access, tokens.ACCESS, verify_exp=False))
-            refresh = serializer.validated_data.get("refresh")
             if refresh is not None:
                 presented.append(tokens.decode(refresh, tokens.REFRESH, verify_exp=False))
         except TokenError as error:
@@ -161,7 +188,13 @@ class LogoutView(TokenkitAPIView):
                 "nothing_to_log_out",
             )
         services.logout(presented)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._logged_out()
+
+    def _logged_out(self) -> Response:
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if cookies.enabled():
+            cookies.delete_refresh_cookie(response)
+        return response
 
     def _bearer_credentials(self, request: Request) -> str | None:
         header = request.META.get("HTTP_AUTHORIZATION")
