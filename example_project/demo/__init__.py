@@ -1,0 +1,1 @@
+"""Demo helpers for the example project (the ``demo_users`` command)."""

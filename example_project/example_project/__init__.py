@@ -1,0 +1,1 @@
+"""The django-tokenkit example project (SPEC section 7)."""

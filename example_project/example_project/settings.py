@@ -1,0 +1,216 @@
+"""Settings for the django-tokenkit example project.
+
+Everything a person running the demo may want to change comes from the
+environment (SPEC section 7); those variable names are a public contract:
+
+``DATABASE_URL``
+    dj-database-url form (``postgres://...``, ``sqlite:////abs/path``);
+    default SQLite at ``example_project/db.sqlite3``.
+``REDIS_URL``
+    when set, the default cache is django-redis at that URL, so several server
+    processes share tokenkit's state; otherwise a local-memory cache.
+``TOKENKIT_ACCESS_TOKEN_LIFETIME``, ``TOKENKIT_REFRESH_TOKEN_LIFETIME``,
+``TOKENKIT_SLIDING_THRESHOLD``, ``TOKENKIT_REFRESH_GRACE_PERIOD``,
+``TOKENKIT_SESSION_MAX_LIFETIME``, ``TOKENKIT_LEEWAY``
+    integer seconds; each sets the ``TOKENKIT`` key of the same name without
+    the prefix, and only when present, so the package's defaults apply
+    otherwise.
+``TOKENKIT_LOGIN_RATE``
+    the login throttle, DRF rate syntax (``10/min``).
+``TOKENKIT_REFRESH_COOKIE``
+    ``0``/``1``; reserved for the refresh cookie (not wired yet, see below).
+``DJANGO_DEBUG`` (``0``/``1``, default ``1``), ``DJANGO_ALLOWED_HOSTS``
+(comma-separated, default ``127.0.0.1,localhost``), ``DJANGO_SECRET_KEY``
+    the usual.
+
+A malformed value stops start-up with ``ImproperlyConfigured`` naming the
+variable, rather than surfacing later as a confusing error in a request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str) -> int | None:
+    """Return the environment variable ``name`` as an int, or None when unset.
+
+    Raises ``ImproperlyConfigured`` naming the variable when it is not an
+    integer, because ``int()``'s own message does not say which one was wrong.
+    """
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be an integer number of seconds, not {raw!r}."
+        ) from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    """Return the environment variable ``name`` read as 0/1 (or true/false)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 0 or 1, not {raw!r}.")
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    """Return the comma-separated environment variable ``name`` as a list."""
+    raw = os.environ.get(name) or default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# Demo only: a fixed key so tokens survive restarts of `make demo`. Any real
+# deployment sets DJANGO_SECRET_KEY (the package signs tokens with it).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
+    "django-insecure-tokenkit-example-project-demo-key-do-not-use-in-production"
+)
+DEBUG = _env_bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_tokenkit",
+    "notes",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # TODO(sliding expiration): "django_tokenkit.middleware.SlidingTokenMiddleware"
+    # goes here once the package ships it (SPEC section 6).
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "example_project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+
+# tokenkit keeps its shared state (revocations, refresh single-flight, sliding
+# re-issues) in the default cache: Redis is what makes it shared between
+# server processes. Local memory is fine for the single-process demo.
+REDIS_URL = os.environ.get("REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Keeps the demo's keys apart from the test suite's on a shared Redis.
+            "KEY_PREFIX": "tokenkit-example",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "django_tokenkit.authentication.JWTAuthentication",
+        # Lets a person logged in to the admin browse the API in DRF's
+        # browsable renderer; JWT stays first so a 401 says "Bearer".
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "django_tokenkit.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "django_tokenkit.views.exception_handler",
+}
+
+_TOKENKIT_SECONDS_VARIABLES = (
+    "ACCESS_TOKEN_LIFETIME",
+    "REFRESH_TOKEN_LIFETIME",
+    "SLIDING_THRESHOLD",
+    "REFRESH_GRACE_PERIOD",
+    "SESSION_MAX_LIFETIME",
+    "LEEWAY",
+)
+
+# Only keys whose variable is set, so everything else keeps the package's
+# documented defaults.
+TOKENKIT: dict[str, Any] = {}
+for _key in _TOKENKIT_SECONDS_VARIABLES:
+    _seconds = _env_int(f"TOKENKIT_{_key}")
+    if _seconds is not None:
+        TOKENKIT[_key] = _seconds
+if os.environ.get("TOKENKIT_LOGIN_RATE"):
+    TOKENKIT["LOGIN_THROTTLE_RATE"] = os.environ["TOKENKIT_LOGIN_RATE"].strip()
+# TODO(refresh cookie): when the package grows TOKENKIT["REFRESH_COOKIE"], set
+# it to True only when TOKENKIT_REFRESH_COOKIE == "1" (off by default, SPEC
+# section 7). Setting it now would trip the unknown-key system check.
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Show the package's log lines (logins refused, refresh-token reuse, cache
+# trouble) in the demo's console, where a person trying it out looks.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django_tokenkit": {"handlers": ["console"], "level": "INFO"},
+    },
+}

@@ -1,0 +1,37 @@
+"""Project-level views: the landing page and ``GET /api/me/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.views.generic import TemplateView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class LandingView(TemplateView):
+    """A plain page that explains the demo and lists its endpoints.
+
+    The base URL is taken from the request so the curl examples are right
+    whatever host and port the demo was started on.
+    """
+
+    template_name = "landing.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["base_url"] = self.request.build_absolute_uri("/").rstrip("/")
+        return context
+
+
+class MeView(APIView):
+    """Return the authenticated user's username.
+
+    The smallest protected endpoint: it shows that a Bearer access token
+    authenticates, and gives a client something cheap to call to check that
+    its session is still alive. Anonymous callers get the package's 401.
+    """
+
+    def get(self, request: Request) -> Response:
+        return Response({"username": request.user.get_username()})

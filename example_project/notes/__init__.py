@@ -1,0 +1,1 @@
+"""A small per-user notes API: something real for the demo's tokens to protect."""
