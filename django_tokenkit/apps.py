@@ -11,7 +11,23 @@ class TokenkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models import signals
+
         from django_tokenkit import checks as tokenkit_checks
+        from django_tokenkit import receivers
+
+        user_model = get_user_model()
+        uid = "django_tokenkit"
+        signals.pre_save.connect(
+            receivers.remember_credential_changes, sender=user_model, dispatch_uid=uid
+        )
+        signals.post_save.connect(
+            receivers.revoke_after_credential_change, sender=user_model, dispatch_uid=uid
+        )
+        signals.post_delete.connect(
+            receivers.forget_deleted_user, sender=user_model, dispatch_uid=uid
+        )
 
         checks.register(tokenkit_checks.check_settings)
         checks.register(tokenkit_checks.check_keys, checks.Tags.security)

@@ -18,7 +18,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from django_tokenkit import revocation, services, tokens
+from django_tokenkit import revocation, tokens, users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     AuthenticationError,
@@ -89,9 +89,13 @@ class JWTAuthentication(BaseAuthentication):
             if raw is None or raw.startswith(API_TOKEN_PREFIX):
                 return None
             token = tokens.decode(raw, tokens.ACCESS)
-            if revocation.is_revoked(token):
+            # One cache round trip answers both questions in the steady state.
+            found = revocation.fetch(
+                [*revocation.lookup_keys(token), users.user_key(users.coerce_pk(token.sub))]
+            )
+            if revocation.is_revoked(token, found):
                 raise TokenRevoked()
-            user = services.user_for_token(token)
+            user = users.user_for_token(token, found)
         except TokenError as error:
             api_error = to_api_exception(error)
             remember_auth_error(request, api_error)

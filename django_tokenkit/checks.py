@@ -128,6 +128,7 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "CACHE_ALIAS": (_is_str, "the name of a cache in CACHES"),
     "CACHE_KEY_PREFIX": (_is_str, "a string"),
     "LOGIN_THROTTLE_RATE": (_is_rate, "None or a DRF rate such as '10/min'"),
+    "REVOKE_ON_PASSWORD_CHANGE": (_is_bool, "True or False"),
     "REFRESH_COOKIE": (_is_bool, "True or False"),
     "REFRESH_COOKIE_NAME": (_is_cookie_name, "a non-empty cookie name"),
     "REFRESH_COOKIE_SECURE": (_is_bool, "True or False"),

@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_ALIAS": "default",
     "CACHE_KEY_PREFIX": "tokenkit",
     "LOGIN_THROTTLE_RATE": "10/min",
+    "REVOKE_ON_PASSWORD_CHANGE": True,
     # Refresh token in an HttpOnly cookie instead of the JSON body.
     "REFRESH_COOKIE": False,
     "REFRESH_COOKIE_NAME": "tokenkit_refresh",
@@ -224,6 +225,10 @@ class TokenkitSettings:
     def login_throttle_rate(self) -> str | None:
         value = self.get("LOGIN_THROTTLE_RATE")
         return None if value is None else str(value)
+
+    @property
+    def revoke_on_password_change(self) -> bool:
+        return bool(self.get("REVOKE_ON_PASSWORD_CHANGE"))
 
     @property
     def refresh_cookie(self) -> bool:

@@ -83,18 +83,35 @@ def warn_cache_unavailable(operation: str, error: BaseException) -> None:
         )
 
 
-def is_revoked(token: Token) -> bool:
+def lookup_keys(token: Token) -> list[str]:
+    """The cache keys :func:`is_revoked` reads for ``token``."""
+    return [session_key(token.sid), token_key(token.jti)]
+
+
+def fetch(keys: list[str]) -> dict[str, Any] | None:
+    """``get_many`` on the shared cache; None when the cache is unreachable."""
+    try:
+        found: dict[str, Any] = get_cache().get_many(keys)
+    except Exception as error:  # any backend's connection error; see module docstring
+        warn_cache_unavailable("cache read", error)
+        return None
+    return found
+
+
+def is_revoked(token: Token, found: dict[str, Any] | None = None) -> bool:
     """True when ``token``, its session or its user has been revoked.
 
-    Steady state: one cache round trip, no query. On a miss: one query for
-    the session (and its revoked token ids) and one cache write.
+    ``found`` is the result of a :func:`fetch` that included
+    :func:`lookup_keys` (so callers can batch other keys into the same round
+    trip); without it the keys are fetched here. Steady state: one cache
+    round trip, no query. On a miss: the session is read from the database
+    and the cache filled.
     """
-    sid_key, jti_key = session_key(token.sid), token_key(token.jti)
-    try:
-        found: dict[str, Any] = get_cache().get_many([sid_key, jti_key])
-    except Exception as error:  # any backend's connection error; see module docstring
-        warn_cache_unavailable("revocation check", error)
+    if found is None:
+        found = fetch(lookup_keys(token))
+    if found is None:
         return _state_revokes(_load_session_state(token.sid), token.jti)
+    sid_key, jti_key = session_key(token.sid), token_key(token.jti)
     if found.get(jti_key) == REVOKED:
         return True
     state = found.get(sid_key)

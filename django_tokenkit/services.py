@@ -22,12 +22,11 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import locks, revocation, signals, tokens
+from django_tokenkit import locks, revocation, signals, tokens, users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     ServiceUnavailable,
     TokenExpired,
-    TokenInvalid,
     TokenReused,
     TokenRevoked,
 )
@@ -401,14 +400,14 @@ def revoke_token(token: Token, reason: str) -> bool:
     session_id = _session_uuid(token.sid)
     session_exists = session_id is not None and Session.objects.filter(pk=session_id).exists()
     user_model = get_user_model()
-    user_exists = user_model._default_manager.filter(pk=_coerce_pk(token.sub)).exists()
+    user_exists = user_model._default_manager.filter(pk=users.coerce_pk(token.sub)).exists()
     with transaction.atomic():
         _, created = BlacklistedToken.objects.get_or_create(
             jti=token.jti,
             defaults={
                 "token_type": token.token_type,
                 "session_id": session_id if session_exists else None,
-                "user_id": _coerce_pk(token.sub) if user_exists else None,
+                "user_id": users.coerce_pk(token.sub) if user_exists else None,
                 "expires_at": token.expires_at,
                 "reason": reason,
             },
@@ -426,7 +425,8 @@ def revoke_token(token: Token, reason: str) -> bool:
                 unit="token",
                 identifier=token.jti,
                 reason=reason,
-                user_id=token.sub,
+                # The primary key, as the session and user units send it, not the claim string.
+                user_id=users.coerce_pk(token.sub),
             )
 
         transaction.on_commit(publish)
@@ -437,16 +437,6 @@ def _session_uuid(sid: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(sid)
     except ValueError:
-        return None
-
-
-def _coerce_pk(sub: str) -> Any:
-    """The ``sub`` claim as a primary key value, or None when it cannot be one."""
-    field = get_user_model()._meta.pk
-    assert field is not None
-    try:
-        return field.to_python(sub)
-    except Exception:
         return None
 
 
@@ -461,26 +451,6 @@ def logout(presented: Iterable[Token], *, everywhere_for: AbstractBaseUser | Non
     if not session_ids:
         return 0
     return revoke_sessions(Session.objects.filter(pk__in=session_ids), RevokeReason.LOGOUT)
-
-
-def user_for_token(token: Token) -> AbstractBaseUser:
-    """Load the user a verified token names.
-
-    Raises ``TokenRevoked`` when the user no longer exists or is inactive
-    (deactivation is a revocation source, SPEC section 6) and
-    ``TokenInvalid`` when ``sub`` cannot be a primary key.
-    """
-    pk = _coerce_pk(token.sub)
-    if pk is None:
-        raise TokenInvalid("Token has a malformed 'sub' claim.")
-    user_model = get_user_model()
-    try:
-        user: AbstractBaseUser = user_model._default_manager.get(pk=pk)
-    except user_model.DoesNotExist:
-        raise TokenRevoked("User no longer exists.") from None
-    if not getattr(user, "is_active", True):
-        raise TokenRevoked("User is inactive.")
-    return user
 
 
 # --- sliding expiration -----------------------------------------------------

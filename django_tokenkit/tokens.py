@@ -36,6 +36,8 @@ REFRESH: TokenType = "refresh"
 #: The JOSE ``typ`` header of each token type.
 TYP_HEADERS: dict[str, str] = {ACCESS: "at+jwt", REFRESH: "refresh+jwt"}
 
+WRONG_TYPE = {ACCESS: "Token is not an access token.", REFRESH: "Token is not a refresh token."}
+
 REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "sid", "auth_time", "token_type"]
 
 
@@ -143,7 +145,7 @@ def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> To
     if header.get("alg") != algorithm:
         raise TokenInvalid("Token is signed with an algorithm that is not accepted.")
     if header.get("typ") != TYP_HEADERS[token_type]:
-        raise TokenInvalid(f"Token is not an {token_type} token.")
+        raise TokenInvalid(WRONG_TYPE[token_type])
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise TokenInvalid("Token has a malformed key id.")
@@ -196,7 +198,7 @@ def _verify(
 
 def _check_claim_types(claims: Mapping[str, Any], token_type: TokenType) -> None:
     if claims.get("token_type") != token_type:
-        raise TokenInvalid(f"Token is not an {token_type} token.")
+        raise TokenInvalid(WRONG_TYPE[token_type])
     for name in ("sub", "jti", "sid"):
         value = claims.get(name)
         if not isinstance(value, str) or not value or len(value) > 255:

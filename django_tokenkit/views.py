@@ -173,22 +173,31 @@ class LogoutView(TokenkitAPIView):
         refresh = serializer.validated_data.get("refresh")
         if refresh is None and cookies.enabled():
             refresh = cookies.refresh_from_cookie(request._request)
-        presented: list[Token] = []
         try:
             access = self._bearer_credentials(request)
-            if access is not None:
-                presented.append(tokens.decode(access, tokens.ACCESS, verify_exp=False))
-            if refresh is not None:
-                presented.append(tokens.decode(refresh, tokens.REFRESH, verify_exp=False))
         except TokenError as error:
             raise to_api_exception(error) from None
-        if not presented:
-            raise BadRequest(
-                "Nothing to log out: send a refresh token or a bearer access token.",
-                "nothing_to_log_out",
-            )
-        services.logout(presented)
-        return self._logged_out()
+        candidates = [(access, tokens.ACCESS), (refresh, tokens.REFRESH)]
+        presented: list[Token] = []
+        first_error: TokenError | None = None
+        for raw, token_type in candidates:
+            if raw is None:
+                continue
+            try:
+                presented.append(tokens.decode(raw, token_type, verify_exp=False))
+            except TokenError as error:
+                first_error = first_error or error
+        if presented:
+            # Every genuine token presented is logged out, even beside a bad one:
+            # the client asked to end its session and that must not fail.
+            services.logout(presented)
+            return self._logged_out()
+        if first_error is not None:
+            raise to_api_exception(first_error)
+        raise BadRequest(
+            "Nothing to log out: send a refresh token or a bearer access token.",
+            "nothing_to_log_out",
+        )
 
     def _logged_out(self) -> Response:
         response = Response(status=status.HTTP_204_NO_CONTENT)

@@ -48,7 +48,7 @@ def test_middleware_token_far_from_expiry_adds_no_header_and_touches_nothing(
     get(api_client, logged_in["access"])  # warm the revocation cache
     calls: list[str] = []
     monkeypatch.setattr(services, "renew_access_token", lambda *a, **k: calls.append("renew"))
-    with django_assert_num_queries(1):  # the user row, loaded by authentication
+    with django_assert_num_queries(0):
         response = get(api_client, logged_in["access"])
     assert response.status_code == 200
     assert "X-New-Token" not in response.headers

@@ -1,0 +1,63 @@
+"""Signal receivers that turn account changes into revocations (SPEC section 6).
+
+A password change (when ``REVOKE_ON_PASSWORD_CHANGE`` is on, the default)
+and a deactivation end every session of the user, and any change to a user
+row drops the copy of it that authentication keeps in the shared cache.
+
+They hook the user model's ``pre_save``/``post_save``, so changes made with
+``QuerySet.update()`` or raw SQL bypass them, as they bypass every Django
+signal: revoke with :func:`django_tokenkit.services.revoke_user` (or
+``manage.py tokenkit_revoke --user``) after such bulk changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from django_tokenkit import services, users
+from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.models import RevokeReason
+
+_PENDING_ATTRIBUTE = "_tokenkit_pending_revocation"
+
+
+def remember_credential_changes(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """``pre_save``: note whether this save changes the password or deactivates."""
+    setattr(instance, _PENDING_ATTRIBUTE, None)
+    if instance.pk is None or kwargs.get("raw"):
+        return
+    update_fields = kwargs.get("update_fields")
+    watched = {"password", "is_active"}
+    if update_fields is not None and not watched & set(update_fields):
+        return  # e.g. update_last_login: no query needed
+    stored = (
+        sender._default_manager.using(kwargs.get("using"))
+        .filter(pk=instance.pk)
+        .values("password", "is_active")
+        .first()
+    )
+    if stored is None:
+        return
+    if stored["is_active"] and not getattr(instance, "is_active", True):
+        setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.USER_DEACTIVATED)
+    elif tokenkit_settings.revoke_on_password_change and stored["password"] != getattr(
+        instance, "password", stored["password"]
+    ):
+        setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.PASSWORD_CHANGE)
+
+
+def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """``post_save``: revoke what ``pre_save`` noted, and forget the cached user."""
+    users.forget(instance.pk)
+    reason = getattr(instance, _PENDING_ATTRIBUTE, None)
+    if reason is None:
+        return
+    setattr(instance, _PENDING_ATTRIBUTE, None)
+    transaction.on_commit(lambda: services.revoke_user(instance, reason))
+
+
+def forget_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """``post_delete``: the user's sessions cascade away; drop the cached copy too."""
+    users.forget(instance.pk)

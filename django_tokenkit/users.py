@@ -1,0 +1,86 @@
+"""The user behind a token, served from the shared cache.
+
+Authentication needs the user on every request; reading its row each time
+is most of the cost of a JWT check. tokenkit keeps a pickled copy in the
+shared cache, fetched in the same round trip as the revocation state, and
+invalidates it from the user model's ``post_save``/``post_delete`` signals
+(see :mod:`django_tokenkit.receivers`).
+
+Invalidation writes a short-lived tombstone rather than deleting the key,
+and fills use ``add``: a request that read the row just before a change
+cannot put the old copy back. A copy lives at most :data:`USER_CACHE_TIMEOUT`
+seconds, which bounds staleness after changes that bypass signals
+(``QuerySet.update()``, raw SQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from django_tokenkit import revocation
+from django_tokenkit.exceptions import TokenInvalid, TokenRevoked
+from django_tokenkit.tokens import Token
+
+USER_CACHE_TIMEOUT = 300
+TOMBSTONE = "x"
+TOMBSTONE_TIMEOUT = 10
+
+
+def user_key(pk: object) -> str:
+    return revocation.cache_key("user", str(pk))
+
+
+def coerce_pk(sub: str) -> Any:
+    """The ``sub`` claim as a primary key value, or None when it cannot be one."""
+    field = get_user_model()._meta.pk
+    assert field is not None
+    try:
+        return field.to_python(sub)
+    except Exception:  # ValidationError, ValueError, TypeError: all mean "not a pk"
+        return None
+
+
+def user_for_token(token: Token, found: Mapping[str, Any] | None = None) -> AbstractBaseUser:
+    """The active user ``token`` names, from ``found`` (a cache fetch) or the database.
+
+    Raises ``TokenRevoked`` when the user no longer exists or is inactive
+    (deactivation is a revocation source, SPEC section 6) and
+    ``TokenInvalid`` when ``sub`` cannot be a primary key.
+    """
+    pk = coerce_pk(token.sub)
+    if pk is None:
+        raise TokenInvalid("Token has a malformed 'sub' claim.")
+    user_model = get_user_model()
+    key = user_key(pk)
+    cached = (found or {}).get(key)
+    if isinstance(cached, user_model) and cached.pk == pk:
+        user: AbstractBaseUser = cached
+    else:
+        try:
+            user = user_model._default_manager.get(pk=pk)
+        except user_model.DoesNotExist:
+            raise TokenRevoked("User no longer exists.") from None
+        if cached != TOMBSTONE:
+            _cache_add(key, user)
+    if not getattr(user, "is_active", True):
+        raise TokenRevoked("User is inactive.")
+    return user
+
+
+def _cache_add(key: str, user: AbstractBaseUser) -> None:
+    try:
+        revocation.get_cache().add(key, user, timeout=USER_CACHE_TIMEOUT)
+    except Exception as error:  # the cache backend's connection error
+        revocation.warn_cache_unavailable("user cache fill", error)
+
+
+def forget(pk: object) -> None:
+    """Drop the cached copy of user ``pk`` everywhere; called when the row changes."""
+    try:
+        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+    except Exception as error:
+        revocation.warn_cache_unavailable("user cache invalidation", error)
