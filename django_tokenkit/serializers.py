@@ -63,3 +63,18 @@ class LogoutSerializer(serializers.Serializer[Any]):
 
     refresh = StrictCharField(required=False, trim_whitespace=False)
     all = StrictBooleanField(required=False, default=False)
+
+
+class SessionSerializer(serializers.Serializer[Any]):
+    """One of the user's sessions, as ``GET sessions/`` lists it."""
+
+    id = serializers.UUIDField(read_only=True)
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    last_used = serializers.DateTimeField(source="last_used_at", read_only=True)
+    expires = serializers.DateTimeField(source="expires_at", read_only=True)
+    ip = serializers.IPAddressField(source="ip_address", read_only=True)
+    user_agent = serializers.CharField(read_only=True)
+    current = serializers.SerializerMethodField()
+
+    def get_current(self, session: Any) -> bool:
+        return str(session.pk) == self.context.get("current_sid")

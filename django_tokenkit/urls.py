@@ -12,4 +12,6 @@ urlpatterns = [
     path("token/", views.TokenObtainView.as_view(), name="token_obtain"),
     path("token/refresh/", views.TokenRefreshView.as_view(), name="token_refresh"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("sessions/", views.SessionListView.as_view(), name="session_list"),
+    path("sessions/<uuid:session_id>/", views.SessionDetailView.as_view(), name="session_detail"),
 ]

@@ -6,14 +6,15 @@ domain errors into the SPEC's status codes. None writes a model itself.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db import transaction
 from rest_framework import status
-from rest_framework.exceptions import ErrorDetail, ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,8 +35,14 @@ from django_tokenkit.exceptions import (
     TokenError,
     to_api_exception,
 )
+from django_tokenkit.models import RevokeReason, Session
 from django_tokenkit.parsers import BoundedFormParser, BoundedJSONParser, check_content_length
-from django_tokenkit.serializers import LoginSerializer, LogoutSerializer, RefreshSerializer
+from django_tokenkit.serializers import (
+    LoginSerializer,
+    LogoutSerializer,
+    RefreshSerializer,
+    SessionSerializer,
+)
 from django_tokenkit.throttling import LoginRateThrottle
 from django_tokenkit.tokens import Token
 
@@ -218,3 +225,30 @@ class LogoutView(TokenkitAPIView):
                 token_presented=False,
             )
         return result[0]
+
+
+class SessionListView(TokenkitAPIView):
+    """``GET sessions/``: the authenticated user's active sessions."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        sessions = Session.objects.active().filter(user=request.user).order_by("-created_at")
+        current_sid = request.auth.sid if isinstance(request.auth, Token) else None
+        serializer = SessionSerializer(sessions, many=True, context={"current_sid": current_sid})
+        return Response(serializer.data)
+
+
+class SessionDetailView(TokenkitAPIView):
+    """``DELETE sessions/<id>/``: revoke one of the user's own sessions."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = Session.objects.filter(pk=session_id, user=request.user).first()
+        if session is None:
+            raise NotFound(code="not_found")
+        services.revoke_sessions([session], RevokeReason.USER_REQUEST)
+        return Response(status=status.HTTP_204_NO_CONTENT)
