@@ -50,7 +50,8 @@ def remember_credential_changes(sender: Any, instance: Any, **kwargs: Any) -> No
 
 def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     """``post_save``: revoke what ``pre_save`` noted, and forget the cached user."""
-    users.forget(instance.pk)
+    if not kwargs.get("created"):
+        users.forget(instance.pk)  # a brand-new row has no cached copy to forget
     reason = getattr(instance, _PENDING_ATTRIBUTE, None)
     if reason is None:
         return

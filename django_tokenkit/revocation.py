@@ -104,8 +104,8 @@ def is_revoked(token: Token, found: dict[str, Any] | None = None) -> bool:
     ``found`` is the result of a :func:`fetch` that included
     :func:`lookup_keys` (so callers can batch other keys into the same round
     trip); without it the keys are fetched here. Steady state: one cache
-    round trip, no query. On a miss: the session is read from the database
-    and the cache filled.
+    round trip, no query. On a miss: two queries (the session, then its
+    revoked token ids) and one cache write.
     """
     if found is None:
         found = fetch(lookup_keys(token))

@@ -525,7 +525,11 @@ def renew_access_token(token: Token, now: datetime | None = None) -> tuple[str, 
         if session_id is not None:
             Session.objects.filter(pk=session_id).update(last_used_at=moment)
         signals.token_reissued.send(
-            sender=Session, user_id=token.sub, sid=token.sid, jti=renewed.jti, old_jti=token.jti
+            sender=Session,
+            user_id=users.coerce_pk(token.sub),
+            sid=token.sid,
+            jti=renewed.jti,
+            old_jti=token.jti,
         )
     return raw, renewed
 

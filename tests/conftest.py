@@ -53,3 +53,21 @@ def login(client: APIClient, username: str = "alice", password: str = PASSWORD) 
 @pytest.fixture
 def pair(api_client: APIClient, user: Any) -> dict[str, Any]:
     return login(api_client)
+
+
+def bearer(access: str) -> dict[str, Any]:
+    """Request kwargs for an ``Authorization: Bearer`` header."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+
+def assert_unauthorized(response: Any, code: str, *, token_presented: bool = True) -> None:
+    """A 401 with ``code`` and the RFC 6750 challenge SPEC section 5 prescribes."""
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == code
+    challenge = response["WWW-Authenticate"]
+    if token_presented:
+        assert challenge.startswith(
+            'Bearer realm="api", error="invalid_token", error_description="'
+        )
+    else:
+        assert challenge == 'Bearer realm="api"'
