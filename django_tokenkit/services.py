@@ -42,6 +42,8 @@ from django_tokenkit.tokens import Token
 logger = logging.getLogger(__name__)
 
 USER_AGENT_MAX_LENGTH = 512
+#: How far a grace-period replay follows a chain of rotations to its live head.
+MAX_REPLAY_HOPS = 10
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,13 @@ def _replay_or_reuse(
     if successor is None or not within_grace:
         _revoke_sessions_in_db([session], RevokeReason.REUSE, now)
         return _Reused(session)
+    # If the successor was itself rotated meanwhile (a fast client refreshed
+    # again within the grace period), hand out the live pair at the head of
+    # the chain: a retired successor would soon count as reused.
+    for _ in range(MAX_REPLAY_HOPS):
+        if successor.rotated_at is None or successor.replaced_by_id is None:
+            break
+        successor = IssuedToken.objects.get(pk=successor.replaced_by_id)
     successor.session = session
     return _replay_pair(successor), session, False
 

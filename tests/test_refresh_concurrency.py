@@ -48,3 +48,20 @@ def test_refresh_concurrent_threads_rotate_once_and_all_get_the_same_pair(
     assert len({body for _, body in responses}) == 1
     assert IssuedToken.objects.count() == 2  # the original and exactly one successor
     assert IssuedToken.objects.filter(rotated_at__isnull=True).count() == 1
+
+
+def test_refresh_replay_after_successor_rotated_returns_live_head(
+    api_client: APIClient, user: Any
+) -> None:
+    """A late retry of A, after A->B->C within A's grace period, gets C, not the retired B."""
+    first = login(api_client)
+
+    def refresh(raw: str) -> Any:
+        return api_client.post("/api/auth/token/refresh/", {"refresh": raw}, format="json")
+
+    second = refresh(first["refresh"]).json()
+    third = refresh(second["refresh"]).json()
+    replay = refresh(first["refresh"])
+    assert replay.status_code == 200
+    assert replay.json() == third
+    assert refresh(replay.json()["refresh"]).status_code == 200
