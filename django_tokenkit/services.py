@@ -18,7 +18,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -248,7 +249,7 @@ def _refresh_in_transaction(
     now = timezone.now()
     with transaction.atomic():
         record = (
-            IssuedToken.objects.select_for_update(of=("self",))
+            _locked_token_rows()
             .select_related("session", "session__user", "replaced_by")
             .filter(jti=token.jti, token_type=TokenType.REFRESH)
             .first()
@@ -277,6 +278,21 @@ def _refresh_in_transaction(
             raise _LostRotation()
         Session.objects.filter(pk=session.pk).update(last_used_at=now)
     return TokenPair(access, access_token, refresh, refresh_token), session, True
+
+
+def _locked_token_rows() -> QuerySet[IssuedToken]:
+    """Issued tokens locked for update; only the token's own row where supported.
+
+    PostgreSQL refuses ``FOR UPDATE`` on the nullable side of the outer join
+    to ``replaced_by`` unless ``OF`` names the table; MariaDB has no ``OF``.
+    """
+    rows = IssuedToken.objects.all()
+    locked: QuerySet[IssuedToken]
+    if connections[rows.db].features.has_select_for_update_of:
+        locked = rows.select_for_update(of=("self",))
+    else:
+        locked = rows.select_for_update()
+    return locked
 
 
 def _replay_or_reuse(
