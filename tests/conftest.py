@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
+from tests.e2e import SharedServices, shared_services
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -71,3 +73,14 @@ def assert_unauthorized(response: Any, code: str, *, token_presented: bool = Tru
         )
     else:
         assert challenge == 'Bearer realm="api"'
+
+
+@pytest.fixture(scope="session")
+def e2e_services() -> Iterator[SharedServices]:
+    """A fresh PostgreSQL database and Redis db for the multi-process tests.
+
+    Skips the test when the services half's ``DATABASE_URL`` and
+    ``REDIS_URL`` are not set (see :func:`tests.e2e.service_urls`).
+    """
+    with shared_services() as services:
+        yield services

@@ -9,78 +9,22 @@ against a real gunicorn, each on a throwaway SQLite database.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_DIR = REPO_ROOT / "example_project"
-MANAGE_PY = EXAMPLE_DIR / "manage.py"
-# Not resolved: in a venv, sys.executable is a symlink whose directory is the
-# venv's bin/, and that is where the dev extra installed gunicorn.
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-#: Variables the example project reads; cleared so a developer's shell (or
-#: the services half of `make test`, which sets DATABASE_URL and REDIS_URL)
-#: cannot change what these tests see.
-EXAMPLE_ENV_VARIABLES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "DJANGO_DEBUG",
-    "DJANGO_ALLOWED_HOSTS",
-    "DJANGO_SECRET_KEY",
+from tests.e2e import (
+    HTTP_TIMEOUT,
+    Server,
+    bearer,
+    example_env,
+    manage,
+    running_servers,
+    seed_users,
 )
-
-SUBPROCESS_TIMEOUT = 120
-SERVER_START_DEADLINE = 30.0
-HTTP_TIMEOUT = 10
-
-
-def example_env(database: Path, **overrides: str) -> dict[str, str]:
-    """Return an environment that runs the example project on ``database``.
-
-    pytest-django exports ``DJANGO_SETTINGS_MODULE=tests.settings`` into this
-    process's environment, and ``manage.py`` only sets its own as a default,
-    so it is set explicitly here.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in EXAMPLE_ENV_VARIABLES and not key.startswith("TOKENKIT_")
-    }
-    env["DJANGO_SETTINGS_MODULE"] = "example_project.settings"
-    env["DATABASE_URL"] = f"sqlite:///{database}"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(overrides)
-    return env
-
-
-def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``manage.py`` with ``args`` in the example project; fail with its output."""
-    result = subprocess.run(
-        [sys.executable, str(MANAGE_PY), *args],
-        cwd=EXAMPLE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"manage.py {' '.join(args)} exited {result.returncode}\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    return result
 
 
 def settings_value(env: dict[str, str], expression: str) -> Any:
@@ -88,13 +32,6 @@ def settings_value(env: dict[str, str], expression: str) -> Any:
     code = f"import json; from django.conf import settings; print(json.dumps({expression}))"
     result = manage(env, "shell", "-c", code)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -243,45 +180,6 @@ def test_example_settings_with_malformed_variable_fail_naming_it(
 # --- end to end over HTTP --------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A running example project, reached at ``base_url``."""
-
-    base_url: str
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def login(self, username: str, password: str) -> dict[str, Any]:
-        response = requests.post(
-            self.url("/api/auth/token/"),
-            json={"username": username, "password": password},
-            timeout=HTTP_TIMEOUT,
-        )
-        assert response.status_code == 200, response.text
-        pair: dict[str, Any] = response.json()
-        return pair
-
-
-def bearer(access: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access}"}
-
-
-def wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    """Poll the landing page until it answers, the server dies, or the deadline passes."""
-    deadline = time.monotonic() + SERVER_START_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(base_url + "/", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer within {SERVER_START_DEADLINE}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Serve the example project with gunicorn on a migrated, seeded SQLite database.
@@ -289,53 +187,13 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     Module-scoped: starting gunicorn costs seconds, and each test below makes
     its own logins so none depends on another's state.
     """
-    if not GUNICORN.exists():
-        pytest.fail(f"{GUNICORN} not found: install the dev extra (pip install -e '.[dev]').")
     workdir = tmp_path_factory.mktemp("example_server")
     # Generous login throttle: this module logs in more than the demo's
     # default 10/min allows from one address.
     env = example_env(workdir / "db.sqlite3", TOKENKIT_LOGIN_RATE="1000/min")
-    manage(env, "migrate", "--no-input")
-    manage(env, "demo_users")
-    manage(
-        env,
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model; "
-        "get_user_model().objects.create_user('other', password='other-password')",
-    )
-
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = workdir / "gunicorn.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                str(GUNICORN),
-                "--chdir",
-                str(EXAMPLE_DIR),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--access-logfile",
-                "-",
-                "example_project.wsgi",
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_serving(process, base_url, log)
-        yield Server(base_url=base_url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    seed_users(env)
+    with running_servers(env, workdir) as (server,):
+        yield server
 
 
 @pytest.mark.e2e
@@ -364,6 +222,8 @@ def test_example_server_login_returns_bearer_pair_for_me(example_server: Server)
     assert isinstance(pair["refresh_expires_in"], int)
     assert me.status_code == 200
     assert me.json() == {"username": "demo"}
+    # SlidingTokenMiddleware is installed, but a fresh token is far from expiry.
+    assert "X-New-Token" not in me.headers
 
 
 @pytest.mark.e2e

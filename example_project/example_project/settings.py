@@ -104,8 +104,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # TODO(sliding expiration): "django_tokenkit.middleware.SlidingTokenMiddleware"
-    # goes here once the package ships it (SPEC section 6).
+    # Sliding expiration (SPEC section 6): a successful API response whose
+    # access token is nearly spent carries the renewed token in X-New-Token.
+    "django_tokenkit.middleware.SlidingTokenMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"
