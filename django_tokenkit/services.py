@@ -561,3 +561,228 @@ def renew_access_token(token: Token, now: datetime | None = None) -> tuple[str, 
 
 def _from_timestamp(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), tz=dt_timezone.utc)
+
+
+# --- maintenance ------------------------------------------------------------
+
+#: What :func:`flush_expired` deletes, in the order it deletes them.
+FLUSH_KINDS = ("issued tokens", "blacklisted tokens", "sessions", "revoked sessions")
+
+_Flushable = type[IssuedToken] | type[BlacklistedToken] | type[Session]
+
+
+@dataclass(frozen=True)
+class FlushProgress:
+    """One batch of :func:`flush_expired`: ``deleted`` rows of ``kind``, ``total`` so far."""
+
+    kind: str
+    deleted: int
+    total: int
+
+
+def _flush_rules(now: datetime) -> list[tuple[str, _Flushable, dict[str, Any], dict[str, Any]]]:
+    """``(kind, model, filter, exclude)`` for each kind of row that may go at ``now``.
+
+    A row goes only once nothing it answers for can still be presented:
+    ``decode`` accepts a token until ``exp`` + ``LEEWAY``, so every cutoff
+    is ``now - LEEWAY`` and every comparison strict.
+
+    - An issued refresh token goes after its ``expires_at``. The access token
+      minted with it (recorded on the same row) expires first unless
+      ``ACCESS_TOKEN_LIFETIME`` exceeds ``REFRESH_TOKEN_LIFETIME``; either
+      way it stays revocable through its session, whose row outlives both.
+    - A blacklist row goes after the ``expires_at`` of the token it blocks,
+      never before: until then that token would verify again without it.
+    - A session goes after its ``expires_at``, the absolute cap no token of
+      it outlives. Its token rows cascade (there are none left by then).
+    - A revoked session goes earlier, once every token of it has expired:
+      no refresh token of it is left unexpired, and ``ACCESS_TOKEN_LIFETIME``
+      has passed since its revocation (an access token renewed by sliding
+      expiration just before the revocation is recorded nowhere, but lives
+      at most that long).
+
+    Deleting a revoked session early could not undo its revocation anyway:
+    ``revocation._load_session_state`` treats a missing session as revoked
+    and :func:`refresh` answers a token with no record ``TokenRevoked``.
+    The rule above only keeps the row (and its revoke reason, for the admin)
+    as long as a client might still present one of its tokens and ask why it
+    was refused. The two session kinds are disjoint, so a dry run's counts
+    are exactly what a run deletes.
+    """
+    cutoff = now - tokenkit_settings.leeway
+    revoked_cutoff = cutoff - tokenkit_settings.access_token_lifetime
+    return [
+        ("issued tokens", IssuedToken, {"expires_at__lt": cutoff}, {}),
+        ("blacklisted tokens", BlacklistedToken, {"expires_at__lt": cutoff}, {}),
+        ("sessions", Session, {"expires_at__lt": cutoff}, {}),
+        (
+            "revoked sessions",
+            Session,
+            {"revoked_at__lt": revoked_cutoff, "expires_at__gte": cutoff},
+            {"tokens__expires_at__gte": cutoff},
+        ),
+    ]
+
+
+def count_expired(now: datetime | None = None) -> dict[str, int]:
+    """How many rows of each of :data:`FLUSH_KINDS` :func:`flush_expired` would delete."""
+    moment = now or timezone.now()
+    return {
+        kind: model._default_manager.filter(**filters).exclude(**excludes).count()
+        for kind, model, filters, excludes in _flush_rules(moment)
+    }
+
+
+def flush_expired(batch_size: int = 5000, now: datetime | None = None) -> Iterable[FlushProgress]:
+    """Delete the rows nothing can use any more, ``batch_size`` at a time.
+
+    A generator: each batch is deleted when the caller asks for the next
+    :class:`FlushProgress`. Each batch selects at most ``batch_size`` primary
+    keys (walking the primary key, so no row is read twice) and deletes
+    those rows in its own short transaction, with the expiry condition
+    applied again, so memory stays bounded by the batch whatever the table
+    size and live traffic is never blocked for long. ``now`` (default: the
+    start of the call) is the one moment every rule is judged at; rows
+    expiring during the run wait for the next one. Running it again deletes
+    nothing new. See :func:`_flush_rules` for what goes when; nothing is
+    revoked, so no signal is sent and the cache is left alone.
+
+    Token records go first: a session past its cap or revoked long ago then
+    has no token rows left, so deleting it cascades to nothing. (A session
+    that refreshed every few minutes for a month has thousands of them, and
+    Django's delete collector loads what it cascades to.) Rows are deleted
+    with ``QuerySet.delete()``, so ``pre_delete``/``post_delete`` receivers
+    see them and ``on_delete`` rules apply.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    moment = now or timezone.now()
+    for kind, model, filters, excludes in _flush_rules(moment):
+        expired = model._default_manager.filter(**filters).exclude(**excludes)
+        label = model._meta.label
+        total = 0
+        last_pk: Any = None
+        while True:
+            batch = expired if last_pk is None else expired.filter(pk__gt=last_pk)
+            pks = list(batch.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                break
+            last_pk = pks[-1]
+            _, per_model = expired.filter(pk__in=pks).delete()
+            deleted = per_model.get(label, 0)
+            total += deleted
+            yield FlushProgress(kind, deleted, total)
+            if len(pks) < batch_size:
+                break
+
+
+def revoke_jti(jti: str, reason: str) -> bool:
+    """Revoke the single token with id ``jti`` from tokenkit's records, without the token.
+
+    tokenkit records every refresh token it issues (by ``jti``) and, on the
+    same row, the access token minted with it (``access_jti``), so either can
+    be revoked by id: this blacklists it through :func:`revoke_token`, with
+    the recorded expiry, session and user, so the signal fires and every
+    process refuses it at once. Its session stays usable. The ``access_jti``
+    lookup is not indexed: fine for an operator's command, not for a request.
+
+    Returns True when this call revoked the token, False when it already was
+    (blacklisted, or its session revoked). Raises ``IssuedToken.DoesNotExist``
+    when no record names ``jti``: an access token renewed by sliding
+    expiration (its session is the unit to revoke), a token whose record was
+    flushed after it expired, or a mistyped id. Such an id is deliberately
+    not blacklisted blind: a blacklist row without its session is invisible
+    to the database fallback of :mod:`django_tokenkit.revocation`, so the
+    revocation would lapse when the cache loses its contents.
+    """
+    found: tuple[tokens.TokenType, datetime, IssuedToken] | None = None
+    record = IssuedToken.objects.select_related("session").filter(jti=jti).first()
+    if record is not None:
+        found = (tokens.REFRESH, record.expires_at, record)
+    elif jti:
+        record = IssuedToken.objects.select_related("session").filter(access_jti=jti).first()
+        if record is not None and record.access_expires_at is not None:
+            found = (tokens.ACCESS, record.access_expires_at, record)
+    if found is None:
+        raise IssuedToken.DoesNotExist(f"No token with id {jti!r} is on record.")
+    token_type, expires_at, record = found
+    session = record.session
+    if (
+        session.revoked_at is not None
+        or (token_type == tokens.REFRESH and record.revoked_at is not None)
+        or BlacklistedToken.objects.filter(jti=jti).exists()
+    ):
+        return False
+    # The claims revoke_token reads, as the token itself carries them.
+    claims = {
+        "jti": jti,
+        "sub": str(session.user_id),
+        "sid": session.sid,
+        "exp": int(expires_at.timestamp()),
+        "token_type": token_type,
+    }
+    return revoke_token(Token(token_type=token_type, claims=claims), reason)
+
+
+# --- admin helpers ----------------------------------------------------------
+
+
+def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
+    """Revoke every active session of each user in ``user_pks``, effective at once.
+
+    The bulk form of :func:`revoke_user` for the admin's "revoke all tokens
+    of these users": one transaction for all sessions, and one ``token_revoked``
+    signal with ``unit="user"`` per user, as :func:`revoke_user` sends it.
+    Returns how many sessions this call revoked.
+    """
+    pks = list(dict.fromkeys(pk for pk in user_pks if pk is not None))
+    if not pks:
+        return 0
+    count = revoke_sessions(
+        Session.objects.filter(user_id__in=pks, revoked_at__isnull=True), reason
+    )
+
+    def announce() -> None:
+        for pk in pks:
+            signals.token_revoked.send(
+                sender=Session, unit="user", identifier=str(pk), reason=reason, user_id=pk
+            )
+
+    transaction.on_commit(announce)
+    return count
+
+
+def revoke_issued_tokens(records: Iterable[IssuedToken], reason: str) -> int:
+    """Revoke the refresh token of each record and the access token issued with it.
+
+    An :class:`IssuedToken` row records a pair, so both of its token ids go on
+    the blacklist through :func:`revoke_token` (same signal, same cache keys).
+    Tokens already revoked, or past their expiry, are skipped; the session
+    stays usable, and an access token that sliding expiration already renewed
+    is not reached (revoke the session for that). Returns how many tokens
+    this call revoked.
+    """
+    now = timezone.now()
+    revoked = 0
+    for record in records:
+        session = record.session
+        if record.revoked_at is not None or session.revoked_at is not None:
+            continue
+        claims = {"sub": str(session.user_id), "sid": session.sid}
+        if record.expires_at > now:
+            token = Token(
+                tokens.REFRESH,
+                {**claims, "jti": record.jti, "exp": int(record.expires_at.timestamp())},
+            )
+            revoked += revoke_token(token, reason)
+        if record.access_jti and record.access_expires_at and record.access_expires_at > now:
+            token = Token(
+                tokens.ACCESS,
+                {
+                    **claims,
+                    "jti": record.access_jti,
+                    "exp": int(record.access_expires_at.timestamp()),
+                },
+            )
+            revoked += revoke_token(token, reason)
+    return revoked
