@@ -78,6 +78,9 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="tokenkit_session_user_idx"),
             models.Index(fields=["expires_at"], name="tokenkit_session_expires_idx"),
+            # The admin lists sessions newest first; at a million rows an
+            # unindexed ORDER BY sorts the whole table for every page.
+            models.Index(fields=["created_at"], name="tokenkit_session_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -136,6 +139,7 @@ class IssuedToken(models.Model):
         indexes = [
             models.Index(fields=["session", "issued_at"], name="tokenkit_token_session_idx"),
             models.Index(fields=["expires_at"], name="tokenkit_token_expires_idx"),
+            models.Index(fields=["issued_at"], name="tokenkit_token_issued_idx"),
         ]
 
     def __str__(self) -> str:
@@ -169,6 +173,7 @@ class BlacklistedToken(models.Model):
         ordering = ["-revoked_at"]
         indexes = [
             models.Index(fields=["expires_at"], name="tokenkit_blacklist_expires_idx"),
+            models.Index(fields=["revoked_at"], name="tokenkit_blacklist_revoked_idx"),
         ]
 
     def __str__(self) -> str:
