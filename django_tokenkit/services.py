@@ -248,16 +248,17 @@ def _refresh_in_transaction(
 ) -> tuple[TokenPair, Session, bool] | _Reused:
     now = timezone.now()
     with transaction.atomic():
-        record = (
-            _locked_token_rows()
-            .select_related("session", "session__user", "replaced_by")
-            .filter(jti=token.jti, token_type=TokenType.REFRESH)
-            .first()
-        )
+        # Lock the row first and read everything else afterwards, in separate
+        # statements: a waiter that gets the lock after another refresh
+        # committed re-reads the locked row itself, but rows joined in the same
+        # statement (the successor, the session) would still come from its
+        # older snapshot, and a NULL successor would look like reuse.
+        record = _locked_token_rows().filter(jti=token.jti, token_type=TokenType.REFRESH).first()
         if record is None or str(record.session_id) != token.sid:
             # Signed by us but not on record: flushed, or its user was deleted.
             raise TokenRevoked()
-        session = record.session
+        session = Session.objects.select_related("user").get(pk=record.session_id)
+        record.session = session
         _check_session_usable(session, now)
         if record.revoked_at is not None:
             raise TokenRevoked()
@@ -411,12 +412,31 @@ def revoke_session_id(sid: str, reason: str) -> int:
 
 def revoke_user(user: AbstractBaseUser, reason: str) -> int:
     """Revoke every active session of ``user``: all their tokens stop working."""
-    count = revoke_sessions(Session.objects.filter(user=user, revoked_at__isnull=True), reason)
-    transaction.on_commit(
-        lambda: signals.token_revoked.send(
-            sender=Session, unit="user", identifier=str(user.pk), reason=reason, user_id=user.pk
-        )
-    )
+    return revoke_users([user.pk], reason)
+
+
+def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
+    """Revoke every active session of each user in ``user_pks``, effective at once.
+
+    One transaction for all sessions; besides each session's signal, one
+    ``token_revoked`` with ``unit="user"`` per user who had anything left to
+    revoke. Returns how many sessions this call revoked.
+    """
+    pks = list(dict.fromkeys(pk for pk in user_pks if pk is not None))
+    active = Session.objects.filter(user_id__in=pks, revoked_at__isnull=True)
+    affected = list(dict.fromkeys(active.values_list("user_id", flat=True)))
+    if not affected:
+        return 0
+    count = revoke_sessions(active.filter(user_id__in=affected), reason)
+
+    def announce() -> None:
+        for pk in affected:
+            signals.token_revoked.send(
+                sender=Session, unit="user", identifier=str(pk), reason=reason, user_id=pk
+            )
+
+    if count:
+        transaction.on_commit(announce)
     return count
 
 
@@ -725,31 +745,6 @@ def revoke_jti(jti: str, reason: str) -> bool:
 
 
 # --- admin helpers ----------------------------------------------------------
-
-
-def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
-    """Revoke every active session of each user in ``user_pks``, effective at once.
-
-    The bulk form of :func:`revoke_user` for the admin's "revoke all tokens
-    of these users": one transaction for all sessions, and one ``token_revoked``
-    signal with ``unit="user"`` per user, as :func:`revoke_user` sends it.
-    Returns how many sessions this call revoked.
-    """
-    pks = list(dict.fromkeys(pk for pk in user_pks if pk is not None))
-    if not pks:
-        return 0
-    count = revoke_sessions(
-        Session.objects.filter(user_id__in=pks, revoked_at__isnull=True), reason
-    )
-
-    def announce() -> None:
-        for pk in pks:
-            signals.token_revoked.send(
-                sender=Session, unit="user", identifier=str(pk), reason=reason, user_id=pk
-            )
-
-    transaction.on_commit(announce)
-    return count
 
 
 def revoke_issued_tokens(records: Iterable[IssuedToken], reason: str) -> int:

@@ -6,9 +6,11 @@ Redis, is in ``test_e2e_refresh.py``.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
+import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -65,3 +67,49 @@ def test_refresh_replay_after_successor_rotated_returns_live_head(
     assert replay.status_code == 200
     assert replay.json() == third
     assert refresh(replay.json()["refresh"]).status_code == 200
+
+
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").split(":")[0] not in {"postgres", "postgresql"},
+    reason="needs PostgreSQL: SQLite has no row locks for refreshes to wait on",
+)
+def test_refresh_concurrent_threads_without_cache_lock_rotate_once_on_row_lock(
+    transactional_db: Any, user: Any, settings: Any
+) -> None:
+    """With no shared lock (here a dummy cache) the database alone must hold the line.
+
+    Every refresh waits on the token's row lock; the waiters must see the
+    rotation the first one committed, not take the retired token for a reuse.
+    """
+    settings.CACHES = {
+        **settings.CACHES,
+        "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    settings.TOKENKIT = {**settings.TOKENKIT, "CACHE_ALIAS": "dummy"}
+    pair = login(APIClient())
+    barrier = threading.Barrier(THREADS)
+    responses: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+
+    def refresh() -> None:
+        client = APIClient()
+        barrier.wait()
+        try:
+            response = client.post(
+                "/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"
+            )
+            with lock:
+                responses.append((response.status_code, response.content))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [status for status, _ in responses] == [200] * THREADS
+    assert len({body for _, body in responses}) == 1
+    assert IssuedToken.objects.count() == 2
+    assert IssuedToken.objects.filter(revoked_at__isnull=False).count() == 0
