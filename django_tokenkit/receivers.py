@@ -42,10 +42,27 @@ def remember_credential_changes(sender: Any, instance: Any, **kwargs: Any) -> No
         return
     if stored["is_active"] and not getattr(instance, "is_active", True):
         setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.USER_DEACTIVATED)
-    elif tokenkit_settings.revoke_on_password_change and stored["password"] != getattr(
-        instance, "password", stored["password"]
+    elif (
+        tokenkit_settings.revoke_on_password_change
+        and stored["password"] != getattr(instance, "password", stored["password"])
+        and not _is_hash_upgrade(instance, update_fields)
     ):
         setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.PASSWORD_CHANGE)
+
+
+def _is_hash_upgrade(instance: Any, update_fields: Any) -> bool:
+    """Whether this save only re-hashes the same password (a new hasher or work factor).
+
+    Django's ``check_password`` does that at login: it calls ``set_password``
+    with the password just verified, clears ``_password`` ("hash upgrades
+    shouldn't be considered password changes") and saves only ``password``.
+    A real change through ``set_password`` leaves ``_password`` set.
+    """
+    return (
+        update_fields is not None
+        and set(update_fields) == {"password"}
+        and getattr(instance, "_password", None) is None
+    )
 
 
 def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -99,7 +99,9 @@ def fetch(keys: list[str]) -> dict[str, Any] | None:
 
 
 def is_revoked(token: Token, found: dict[str, Any] | None = None) -> bool:
-    """True when ``token``, its session or its user has been revoked.
+    """True when ``token`` or its session has been revoked.
+
+    Revoking a user revokes each of their sessions, so that is covered too.
 
     ``found`` is the result of a :func:`fetch` that included
     :func:`lookup_keys` (so callers can batch other keys into the same round

@@ -6,12 +6,13 @@ domain errors into the SPEC's status codes. None writes a model itself.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -32,6 +33,7 @@ from django_tokenkit.exceptions import (
     AuthenticationError,
     BadRequest,
     InvalidCredentials,
+    ServiceUnavailable,
     TokenError,
     to_api_exception,
 )
@@ -45,6 +47,8 @@ from django_tokenkit.serializers import (
 )
 from django_tokenkit.throttling import LoginRateThrottle
 from django_tokenkit.tokens import Token
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -107,6 +111,10 @@ class TokenkitAPIView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AuthenticationError):
             remember_auth_error(self.request, exc)
+        if isinstance(exc, DatabaseError):
+            # The services roll back what they began; say "try again", not 500.
+            logger.exception("tokenkit %s failed on a database error", type(self).__name__)
+            exc = ServiceUnavailable()
         return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -77,3 +77,16 @@ def test_login_database_failure_is_503_and_records_nothing(
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
     assert Session.objects.count() == 0
+
+
+def test_logout_database_failure_is_503_and_session_stays_usable(
+    api_client: APIClient, user: Any
+) -> None:
+    pair = login(api_client)
+    with failing_writes("django_tokenkit_session", "UPDATE"):
+        response = api_client.post("/api/auth/logout/", {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert Session.objects.get().revoked_at is None
+    retry = api_client.post("/api/auth/logout/", {"refresh": pair["refresh"]}, format="json")
+    assert retry.status_code == 204

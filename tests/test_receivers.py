@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from django_tokenkit import services, signals
 from django_tokenkit.models import RevokeReason, Session
 from tests.conftest import login
 
@@ -102,3 +103,40 @@ def test_deleted_user_tokens_are_revoked(
 ) -> None:
     user.delete()
     assert whoami(api_client, two_sessions[0]).json()["code"] == "token_revoked"
+
+
+def test_password_hash_upgrade_at_login_keeps_other_sessions(
+    api_client: APIClient,
+    user: Any,
+    two_sessions: list[dict[str, Any]],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Django re-hashes with a new hasher at login; that is no password change."""
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        login(APIClient())
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")  # the upgrade happened
+    assert whoami(api_client, two_sessions[0]).status_code == 200
+
+
+def test_revoke_user_with_nothing_left_sends_no_signal(
+    user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    fired: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        fired.append(kwargs)
+
+    signals.token_revoked.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.revoke_user(user, RevokeReason.ADMIN) == 0
+    finally:
+        signals.token_revoked.disconnect(receiver)
+    assert fired == []
