@@ -27,7 +27,7 @@ help:
 	@echo "make test-embedded  pytest on SQLite + local-memory cache"
 	@echo "make test-services  pytest on PostgreSQL + Redis (skipped if unreachable,"
 	@echo "                    an error with TOKENKIT_REQUIRE_SERVICES=1)"
-	@echo "make bench          benchmarks (not yet)"
+	@echo "make bench          tokenkit vs simplejwt and knox (BENCH_ARGS=--quick: smoke run)"
 	@echo "make clean          remove build output and caches (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -71,8 +71,23 @@ test-embedded: $(STAMP)
 test-services: $(STAMP)
 	$(BIN)/python -m tests.services -- $(BIN)/python -m pytest
 
-bench:
-	@echo "Benchmarks arrive in a later issue; nothing to run yet."
+# Installs the contenders (the `bench` extra) and, when it can, wrk; then
+# runs benchmarks/run.py against PostgreSQL and Redis on 127.0.0.1 (see
+# benchmarks/README.md). BENCH_ARGS=--quick for a short smoke run. Without
+# wrk the Python load generator is used, and the results say so.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get install -y -q wrk >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; }; }; } \
+		|| echo "wrk is not installed: the Python load generator will be used."
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf docs/_build build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,112 @@
+"""The contenders: which authentication each one runs, and how to get it a token.
+
+Pure data, no Django import, so the project's settings module can read it
+before Django is set up. ``BENCH_CONTENDER`` in the environment picks one for
+a server process; the authenticate() measurement switches between them in a
+single process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way of authenticating ``GET /api/me/``."""
+
+    name: str
+    #: What the tables call it.
+    label: str
+    #: The DRF authentication class, or None for the floor (no authentication).
+    authentication: str | None
+    #: The ``Authorization`` scheme its tokens are sent with.
+    scheme: str = "Bearer"
+    #: How a token is minted: "tokenkit", "simplejwt" or "knox" (None: the floor).
+    issuer: str | None = None
+    #: tokenkit's ``CACHE_ALIAS`` ("redis" or "locmem").
+    cache_alias: str | None = None
+    #: The refresh endpoint of the refresh race, or None when there is no refresh.
+    refresh_path: str | None = None
+    #: What it checks per request, for the tables.
+    checks: str = ""
+
+
+FLOOR = "none"
+SIMPLEJWT = "simplejwt"
+SIMPLEJWT_STATELESS = "simplejwt-stateless"
+#: Not a package: the I/O floor of any design with one cache round trip.
+REFERENCE = "reference-roundtrip"
+
+CONTENDERS: dict[str, Contender] = {
+    contender.name: contender
+    for contender in (
+        Contender(
+            name=FLOOR,
+            label="no authentication (floor)",
+            authentication=None,
+            checks="nothing: the cost of Django, DRF and the view alone",
+        ),
+        Contender(
+            name=SIMPLEJWT,
+            label="simplejwt JWTAuthentication",
+            authentication="rest_framework_simplejwt.authentication.JWTAuthentication",
+            issuer="simplejwt",
+            checks="signature, expiry; loads the user row (1 query)",
+        ),
+        Contender(
+            name=SIMPLEJWT_STATELESS,
+            label="simplejwt JWTStatelessUserAuthentication",
+            authentication=(
+                "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
+            ),
+            issuer="simplejwt",
+            checks="signature, expiry only; no user, no revocation",
+        ),
+        Contender(
+            name=REFERENCE,
+            label="reference: simplejwt stateless + one Redis get_many",
+            authentication="benchmarks.project.reference.StatelessPlusCacheRoundTrip",
+            issuer="simplejwt",
+            checks="as simplejwt-stateless, plus tokenkit's cache round trip (checks nothing)",
+        ),
+        Contender(
+            name="simplejwt-blacklist",
+            label="simplejwt + token_blacklist, rotation",
+            authentication="rest_framework_simplejwt.authentication.JWTAuthentication",
+            issuer="simplejwt",
+            refresh_path="/simplejwt/token/refresh/",
+            checks="as simplejwt (the blacklist covers refresh tokens only)",
+        ),
+        Contender(
+            name="knox",
+            label="knox TokenAuthentication",
+            authentication="knox.auth.TokenAuthentication",
+            scheme="Token",
+            issuer="knox",
+            checks="token digest and expiry in the database, with its user (2 queries)",
+        ),
+        Contender(
+            name="tokenkit-redis",
+            label="tokenkit JWTAuthentication, Redis",
+            authentication="django_tokenkit.authentication.JWTAuthentication",
+            issuer="tokenkit",
+            cache_alias="redis",
+            refresh_path="/api/auth/token/refresh/",
+            checks="signature, expiry, token/session/user revocation, active user",
+        ),
+        Contender(
+            name="tokenkit-locmem",
+            label="tokenkit JWTAuthentication, local memory",
+            authentication="django_tokenkit.authentication.JWTAuthentication",
+            issuer="tokenkit",
+            cache_alias="locmem",
+            refresh_path="/api/auth/token/refresh/",
+            checks="as tokenkit-redis, per-process cache",
+        ),
+    )
+}
+
+#: The contenders of the refresh race (the others have no refresh, or the
+#: same one as a contender listed here).
+RACE_CONTENDERS = ("simplejwt-blacklist", "tokenkit-redis", "tokenkit-locmem")

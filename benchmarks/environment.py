@@ -1,0 +1,433 @@
+"""What the measurements stand on: the database, Redis, users, tokens, servers.
+
+Each run creates its own PostgreSQL database (dropped at the end) and
+flushes its own Redis database number, so it neither reads nor leaves state
+behind. Servers are gunicorn processes on 127.0.0.1, started and stopped by
+the run itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.contenders import CONTENDERS, Contender
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_MODULE = "benchmarks.project.settings"
+USER_COUNT = 50
+PASSWORD = "benchmark-password"
+
+
+def database_url() -> str:
+    from benchmarks.project.settings import DEFAULT_DATABASE_URL
+
+    return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def redis_url() -> str:
+    from benchmarks.project.settings import DEFAULT_REDIS_URL
+
+    return os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def _maintenance_url(url: str) -> tuple[str, str]:
+    """The URL of the server's ``postgres`` database, and the benchmark database's name."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name or not name.replace("_", "").isalnum():
+        raise SystemExit(f"BENCH_DATABASE_URL must name a plain database, not {name!r}")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+def create_database() -> None:
+    """Drop and create the benchmark's own database."""
+    import psycopg
+
+    url, name = _maintenance_url(database_url())
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database() -> None:
+    import psycopg
+
+    url, name = _maintenance_url(database_url())
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url()).flushdb()
+
+
+def check_services() -> None:
+    """Exit with a clear message when PostgreSQL or Redis does not answer."""
+    for url, default_port in ((database_url(), 5432), (redis_url(), 6379)):
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+        except OSError as error:
+            raise SystemExit(
+                f"The benchmark needs {parts.scheme} on {host}:{port} ({error})."
+            ) from None
+
+
+def setup_django() -> None:
+    """Set Django up in this process with the benchmark project's settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+@dataclass
+class Credentials:
+    """The users of a run and each contender's token for each of them."""
+
+    user_ids: list[int]
+    #: contender issuer ("tokenkit", "simplejwt", "knox") -> one access token per user
+    tokens: dict[str, list[str]]
+
+    def for_contender(self, contender: Contender) -> list[str]:
+        """The ``Authorization`` header values ``contender`` is measured with."""
+        if contender.issuer is None:
+            # The floor receives the same header as tokenkit and ignores it.
+            return [f"Bearer {token}" for token in self.tokens["tokenkit"]]
+        return [f"{contender.scheme} {token}" for token in self.tokens[contender.issuer]]
+
+
+def create_users(count: int = USER_COUNT, prefix: str = "user") -> list[Any]:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    user_model = get_user_model()
+    password = make_password(PASSWORD)
+    return user_model.objects.bulk_create(
+        [user_model(username=f"{prefix}{index:03d}", password=password) for index in range(count)]
+    )
+
+
+def issue_credentials(users: list[Any]) -> Credentials:
+    """Log every user in with every package, as each package's login view would."""
+    from knox.models import AuthToken
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from django_tokenkit import services
+
+    tokens: dict[str, list[str]] = {"tokenkit": [], "simplejwt": [], "knox": []}
+    for user in users:
+        tokens["tokenkit"].append(services.login(user).access)
+        tokens["simplejwt"].append(str(RefreshToken.for_user(user).access_token))
+        tokens["knox"].append(AuthToken.objects.create(user)[1])
+    return Credentials(user_ids=[user.pk for user in users], tokens=tokens)
+
+
+# --- servers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerShape:
+    """gunicorn's worker model; the same for every contender of a measurement."""
+
+    workers: int
+    threads: int
+
+    def describe(self) -> str:
+        return f"gunicorn gthread, {self.workers} workers x {self.threads} threads, keep-alive"
+
+
+@dataclass
+class Server:
+    contender: Contender
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def worker_cpu_seconds(server: Server) -> float | None:
+    """CPU time (user + system) used so far by the server's worker processes.
+
+    Linux only (``/proc``); None elsewhere. Unlike requests per second, this
+    barely moves when other processes compete for the machine.
+    """
+    pid = server.process.pid
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for child in children:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / ticks
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(contender: Contender, shape: ServerShape, log_dir: Path) -> Server:
+    """Start gunicorn for ``contender`` on a free 127.0.0.1 port."""
+    port = free_port()
+    log_path = log_dir / f"{contender.name}-{port}.log"
+    env = {
+        **os.environ,
+        "BENCH_CONTENDER": contender.name,
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "BENCH_DATABASE_URL": database_url(),
+        "BENCH_REDIS_URL": redis_url(),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "benchmarks.project.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(shape.workers),
+        "--threads",
+        str(shape.threads),
+        "--keep-alive",
+        "30",
+        "--backlog",
+        "256",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        "-",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(contender=contender, port=port, process=process, log_path=log_path)
+
+
+def wait_until_serving(server: Server, authorization: str, timeout: float = 30.0) -> None:
+    """Block until ``GET /api/me/`` answers 200 on every worker (or fail loudly)."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    successes = 0
+    last = ""
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            connection.request("GET", "/api/me/", headers={"Authorization": authorization})
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            if response.status == 200:
+                successes += 1
+                if successes >= 10:
+                    return
+                continue
+            last = f"HTTP {response.status}: {body[:200]!r}"
+        except OSError as error:
+            last = str(error)
+        time.sleep(0.1)
+    stop_server(server)
+    raise SystemExit(
+        f"The {server.contender.name} server did not serve /api/me/ ({last}).\n{server.log_tail()}"
+    )
+
+
+def stop_server(server: Server) -> None:
+    """Stop gunicorn and its workers (its own process group, started by us)."""
+    if server.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def servers(
+    contenders: list[Contender],
+    shape: ServerShape,
+    log_dir: Path,
+    authorization: dict[str, str],
+) -> Iterator[dict[str, Server]]:
+    """Run one server per contender for the duration of the block."""
+    started: dict[str, Server] = {}
+    try:
+        for contender in contenders:
+            started[contender.name] = start_server(contender, shape, log_dir)
+        for name, server in started.items():
+            wait_until_serving(server, authorization[name])
+        yield started
+    finally:
+        for server in started.values():
+            stop_server(server)
+
+
+# --- what the results were measured on ----------------------------------------
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def service_versions() -> dict[str, str]:
+    import redis
+    from django.db import connection
+
+    versions = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        versions["PostgreSQL"] = str(cursor.fetchone()[0]).split()[0]
+    info = redis.Redis.from_url(redis_url()).info("server")
+    versions["Redis"] = str(info.get("redis_version", "unknown"))
+    return versions
+
+
+def round_trip_latency(samples: int = 300) -> dict[str, float]:
+    """Median µs of a bare Redis ``PING`` and a PostgreSQL ``SELECT 1`` from this process.
+
+    The floor under every cache or database check; on a busy machine it
+    rises with the time the server process waits for a core.
+    """
+    import redis
+    from django.db import connection
+
+    client = redis.Redis.from_url(redis_url())
+    pings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        client.ping()
+        pings.append(time.perf_counter() - start)
+    selects = []
+    with connection.cursor() as cursor:
+        for _ in range(samples):
+            start = time.perf_counter()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            selects.append(time.perf_counter() - start)
+    client.close()
+    return {
+        "redis_ping_us": sorted(pings)[samples // 2] * 1e6,
+        "postgres_select_us": sorted(selects)[samples // 2] * 1e6,
+    }
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def machine_description() -> dict[str, str]:
+    return {
+        "CPU": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "memory": _memory(),
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    names = [
+        "django-tokenkit",
+        "Django",
+        "djangorestframework",
+        "PyJWT",
+        "djangorestframework-simplejwt",
+        "django-rest-knox",
+        "django-redis",
+        "redis",
+        "psycopg",
+        "gunicorn",
+    ]
+    return {name: _version(name) for name in names}
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def contender_list(names: list[str] | None) -> list[Contender]:
+    if not names:
+        return list(CONTENDERS.values())
+    unknown = [name for name in names if name not in CONTENDERS]
+    if unknown:
+        raise SystemExit(f"Unknown contenders {unknown}; choose from {list(CONTENDERS)}")
+    return [CONTENDERS[name] for name in names]

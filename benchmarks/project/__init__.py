@@ -1,0 +1,1 @@
+"""One Django project that each contender of the benchmark runs in turn."""

@@ -1,0 +1,289 @@
+"""Statistics, target checks and the markdown report of a run."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.authenticate import AuthenticateResult
+from benchmarks.contenders import FLOOR, SIMPLEJWT, SIMPLEJWT_STATELESS
+from benchmarks.refresh_race import RaceResult
+from benchmarks.throughput import ThroughputResult
+
+TOKENKIT = "tokenkit-redis"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float], digits: int = 0) -> str:
+    """``min–max`` of a series, for the spread columns."""
+    if not values:
+        return "—"
+    return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+
+
+def paired_ratios(numerator: Sequence[float], denominator: Sequence[float]) -> list[float]:
+    """Round-by-round ratios: both were measured in the same round."""
+    return [a / b for a, b in zip(numerator, denominator, strict=True) if b]
+
+
+def ratio_cell(values: Sequence[float]) -> str:
+    if not values:
+        return "—"
+    return f"{median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+
+
+@dataclass
+class Target:
+    description: str
+    measured: str
+    met: bool | None
+
+
+def _by_name(results: Sequence[Any]) -> dict[str, Any]:
+    return {result.contender.name: result for result in results}
+
+
+def targets(
+    authenticate: Sequence[AuthenticateResult] | None,
+    throughput: Sequence[ThroughputResult] | None,
+    race: Sequence[RaceResult] | None,
+) -> list[Target]:
+    """The issue's targets, each with what this run measured."""
+    found: list[Target] = []
+    if authenticate:
+        by_name = _by_name(authenticate)
+        ours, theirs = by_name.get(TOKENKIT), by_name.get(SIMPLEJWT)
+        if ours and theirs:
+            for what, attribute in (
+                ("mean per call", "per_call_us"),
+                ("median call", "median_call_us"),
+            ):
+                mine, simplejwt = getattr(ours, attribute), getattr(theirs, attribute)
+                ratio = median(paired_ratios(mine, simplejwt))
+                found.append(
+                    Target(
+                        f"authenticate() with revocation checks, Redis: ≤ 0.4× simplejwt ({what})",
+                        f"{ratio:.2f}× ({median(mine):.0f} µs vs {median(simplejwt):.0f} µs)",
+                        ratio <= 0.4,
+                    )
+                )
+        if ours:
+            found.append(
+                Target(
+                    "steady state: no database query, at most one cache round trip",
+                    f"{ours.queries_per_call:g} queries, "
+                    f"{ours.cache_round_trips_per_call:g} round trips per call",
+                    ours.queries_per_call == 0 and ours.cache_round_trips_per_call <= 1,
+                )
+            )
+    if throughput:
+        by_name = _by_name(throughput)
+        ours = by_name.get(TOKENKIT)
+        for other, minimum in ((SIMPLEJWT, 1.5), (SIMPLEJWT_STATELESS, 0.9)):
+            theirs = by_name.get(other)
+            if ours and theirs:
+                ratio = median(paired_ratios(ours.rps, theirs.rps))
+                found.append(
+                    Target(
+                        f"GET /api/me/ req/s: ≥ {minimum}× {other}",
+                        f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(theirs.rps):.0f} req/s)",
+                        ratio >= minimum,
+                    )
+                )
+    if race:
+        for result in race:
+            if result.contender.name == TOKENKIT and result.k == 50:
+                failures = result.requests - result.total("ok")
+                live = result.most("live_refresh_tokens")
+                found.append(
+                    Target(
+                        "refresh race, K = 50: 0 failures, one live refresh token",
+                        f"{failures} failures in {result.requests} refreshes; "
+                        f"{live} live refresh token(s); "
+                        f"{result.total('continued')}/{result.requests} clients continue",
+                        failures == 0
+                        and live == 1
+                        and all(r.live_refresh_tokens == 1 for r in result.rounds),
+                    )
+                )
+    return found
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
+    by_name = _by_name(results)
+    simplejwt = by_name.get(SIMPLEJWT)
+    stateless = by_name.get(SIMPLEJWT_STATELESS)
+
+    def ratio(result: AuthenticateResult, reference: Any, attribute: str) -> str:
+        if result.contender.name == FLOOR or reference is None:
+            return "—"
+        return ratio_cell(paired_ratios(getattr(result, attribute), getattr(reference, attribute)))
+
+    rows = [
+        [
+            f"`{result.contender.name}`",
+            f"{median(result.per_call_us):.1f}",
+            spread(result.per_call_us, 1),
+            ratio(result, simplejwt, "per_call_us"),
+            ratio(result, stateless, "per_call_us"),
+            f"{median(result.median_call_us):.1f}",
+            ratio(result, simplejwt, "median_call_us"),
+            f"{result.queries_per_call:g}",
+            f"{result.cache_round_trips_per_call:g}",
+        ]
+        for result in results
+    ]
+    return _table(
+        [
+            "contender",
+            "µs per call (mean; median of rounds)",
+            "spread (min–max)",
+            "× simplejwt",
+            "× simplejwt-stateless",
+            "median single call µs",
+            "× simplejwt (median call)",
+            "DB queries per call",
+            "cache round trips per call",
+        ],
+        rows,
+    )
+
+
+def throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
+    by_name = _by_name(results)
+    references = [by_name.get(name) for name in (SIMPLEJWT, SIMPLEJWT_STATELESS, FLOOR)]
+    rows = []
+    for result in results:
+        ratios = [
+            ratio_cell(paired_ratios(result.rps, reference.rps)) if reference else "—"
+            for reference in references
+        ]
+        rows.append(
+            [
+                f"`{result.contender.name}`",
+                f"{median(result.rps):.0f}",
+                spread(result.rps),
+                *ratios,
+                f"{median(result.p50_ms):.2f}",
+                f"{median(result.p99_ms):.2f}",
+                f"{median(result.cpu_us):.0f}" if result.cpu_us else "—",
+                f"{result.errors}/{result.requests}",
+            ]
+        )
+    return _table(
+        [
+            "contender",
+            "req/s (median)",
+            "spread (min–max)",
+            "× simplejwt",
+            "× simplejwt-stateless",
+            "× floor",
+            "p50 ms",
+            "p99 ms",
+            "server CPU µs/request",
+            "errors",
+        ],
+        rows,
+    )
+
+
+def race_table(results: Sequence[RaceResult], rounds: int) -> list[str]:
+    rows = []
+    for result in results:
+        others = sorted({status for r in result.rounds for status in r.other_statuses})
+        codes = Counter(code for r in result.rounds for code in r.unauthorized_codes)
+        code_text = ", ".join(f"`{code}` {count}" for code, count in sorted(codes.items()))
+        rows.append(
+            [
+                f"`{result.contender.name}`",
+                str(result.k),
+                f"{result.total('ok')}/{result.requests}",
+                str(result.total("unauthorized")) + (f" ({code_text})" if code_text else ""),
+                str(result.total("other")) + (f" ({', '.join(others)})" if others else ""),
+                f"{result.median('distinct_refresh'):g}",
+                f"{result.most('live_refresh_tokens')}",
+                f"{result.total('continued')}/{result.requests}",
+            ]
+        )
+    rows.append(["`knox`", "—", "N/A: knox has no refresh token", "", "", "", "", ""])
+    return _table(
+        [
+            "contender",
+            "K",
+            f"200s (over {rounds} round{'s' if rounds != 1 else ''})",
+            "401s (codes)",
+            "other",
+            "distinct new refresh tokens (median per round)",
+            "live refresh tokens after (worst round)",
+            "clients that can continue",
+        ],
+        rows,
+    )
+
+
+def targets_table(found: Sequence[Target]) -> list[str]:
+    rows = [
+        [
+            target.description,
+            target.measured,
+            "met" if target.met else ("**missed**" if target.met is False else "—"),
+        ]
+        for target in found
+    ]
+    return _table(["target", "measured", "result"], rows)
+
+
+def render(
+    *,
+    title: str,
+    meta: dict[str, Any],
+    authenticate: Sequence[AuthenticateResult] | None,
+    throughput: Sequence[ThroughputResult] | None,
+    race: Sequence[RaceResult] | None,
+) -> str:
+    lines = [f"# {title}", ""]
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in meta["summary"].items()]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+    lines += ["## Targets", ""]
+    lines += targets_table(targets(authenticate, throughput, race))
+    lines += [
+        "",
+        "Ratios are medians of round-by-round ratios (contenders interleaved in a",
+        "shuffled order each round), with their min–max in parentheses.",
+        "",
+    ]
+    if authenticate:
+        lines += ["## 1. `authenticate()` per call", ""]
+        lines += [meta["authenticate"], ""]
+        lines += authenticate_table(authenticate)
+        lines += [""]
+    if throughput:
+        lines += ["## 2. `GET /api/me/` end to end", ""]
+        lines += [meta["throughput"], ""]
+        lines += throughput_table(throughput)
+        lines += [""]
+    if race:
+        lines += ["## 3. Concurrent refresh with one refresh token", ""]
+        lines += [meta["race"], ""]
+        lines += race_table(race, meta["race_rounds"])
+        lines += [""]
+    lines += ["## Contenders", ""]
+    lines += _table(
+        ["name", "what it is", "checks per request"],
+        [[f"`{c.name}`", c.label, c.checks] for c in meta["contenders"]],
+    )
+    lines += [""]
+    return "\n".join(lines)
