@@ -95,18 +95,22 @@ def client_details(request: HttpRequest | None) -> tuple[str | None, str]:
     return ip, user_agent
 
 
-def _issue_pair(
-    session: Session, *, now: datetime, refresh_jti: str, refresh_expires_at: datetime
-) -> tuple[str, Token, str, Token, IssuedToken]:
-    access_expires_at = min(now + tokenkit_settings.access_token_lifetime, session.expires_at)
-    access, access_token = tokens.encode(
+def _encode_access(session: Session, now: datetime) -> tuple[str, Token]:
+    """A new access token of ``session``, never outliving the session's cap."""
+    return tokens.encode(
         tokens.ACCESS,
         sub=str(session.user_id),
         sid=session.sid,
         auth_time=session.auth_time,
-        expires_at=access_expires_at,
+        expires_at=min(now + tokenkit_settings.access_token_lifetime, session.expires_at),
         now=now,
     )
+
+
+def _issue_pair(
+    session: Session, *, now: datetime, refresh_jti: str, refresh_expires_at: datetime
+) -> tuple[str, Token, str, Token, IssuedToken]:
+    access, access_token = _encode_access(session, now)
     record = IssuedToken(
         jti=refresh_jti,
         session=session,
@@ -265,7 +269,7 @@ def _refresh_in_transaction(
         if record.rotated_at is not None:
             return _replay_or_reuse(record, session, now)
         if not tokenkit_settings.rotate_refresh_tokens:
-            return _access_only(record, token, raw_session=session, now=now), session, False
+            return _access_only(record, session, now), session, False
         refresh_expires_at = min(now + tokenkit_settings.refresh_token_lifetime, session.expires_at)
         access, access_token, refresh, refresh_token, successor = _issue_pair(
             session, now=now, refresh_jti=tokens.new_jti(), refresh_expires_at=refresh_expires_at
@@ -316,21 +320,11 @@ def _replay_or_reuse(
     return _replay_pair(successor), session, False
 
 
-def _access_only(
-    record: IssuedToken, token: Token, *, raw_session: Session, now: datetime
-) -> TokenPair:
+def _access_only(record: IssuedToken, session: Session, now: datetime) -> TokenPair:
     """With rotation off: a new access token, the same refresh token."""
-    access_expires_at = min(now + tokenkit_settings.access_token_lifetime, raw_session.expires_at)
-    access, access_token = tokens.encode(
-        tokens.ACCESS,
-        sub=str(raw_session.user_id),
-        sid=raw_session.sid,
-        auth_time=raw_session.auth_time,
-        expires_at=access_expires_at,
-        now=now,
-    )
+    access, access_token = _encode_access(session, now)
     refresh, refresh_token = _encode_refresh(record)
-    Session.objects.filter(pk=raw_session.pk).update(last_used_at=now)
+    Session.objects.filter(pk=session.pk).update(last_used_at=now)
     return TokenPair(access, access_token, refresh, refresh_token)
 
 

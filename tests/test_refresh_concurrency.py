@@ -20,11 +20,9 @@ from tests.conftest import login
 THREADS = 20
 
 
-def test_refresh_concurrent_threads_rotate_once_and_all_get_the_same_pair(
-    transactional_db: Any, user: Any
-) -> None:
-    pair = login(APIClient())
-    barrier = threading.Barrier(THREADS)
+def race_refreshes(raw: str, count: int = THREADS) -> list[tuple[int, bytes]]:
+    """``count`` threads released at once, each refreshing ``raw`` once."""
+    barrier = threading.Barrier(count)
     responses: list[tuple[int, bytes]] = []
     lock = threading.Lock()
 
@@ -32,19 +30,25 @@ def test_refresh_concurrent_threads_rotate_once_and_all_get_the_same_pair(
         client = APIClient()
         barrier.wait()
         try:
-            response = client.post(
-                "/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"
-            )
+            response = client.post("/api/auth/token/refresh/", {"refresh": raw}, format="json")
             with lock:
                 responses.append((response.status_code, response.content))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=refresh) for _ in range(THREADS)]
+    threads = [threading.Thread(target=refresh) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return responses
+
+
+def test_refresh_concurrent_threads_rotate_once_and_all_get_the_same_pair(
+    transactional_db: Any, user: Any
+) -> None:
+    pair = login(APIClient())
+    responses = race_refreshes(pair["refresh"])
 
     assert [status for status, _ in responses] == [200] * THREADS
     assert len({body for _, body in responses}) == 1
@@ -87,27 +91,7 @@ def test_refresh_concurrent_threads_without_cache_lock_rotate_once_on_row_lock(
     }
     settings.TOKENKIT = {**settings.TOKENKIT, "CACHE_ALIAS": "dummy"}
     pair = login(APIClient())
-    barrier = threading.Barrier(THREADS)
-    responses: list[tuple[int, bytes]] = []
-    lock = threading.Lock()
-
-    def refresh() -> None:
-        client = APIClient()
-        barrier.wait()
-        try:
-            response = client.post(
-                "/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"
-            )
-            with lock:
-                responses.append((response.status_code, response.content))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refresh) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    responses = race_refreshes(pair["refresh"])
 
     assert [status for status, _ in responses] == [200] * THREADS
     assert len({body for _, body in responses}) == 1
