@@ -166,7 +166,7 @@ def test_authenticate_custom_header_type_accepts_it_and_ignores_bearer(
 def test_authenticate_expired_token_returns_401_token_expired(
     api_client: APIClient, user: Any, time_machine: Any
 ) -> None:
-    time_machine.move_to("2030-01-01T12:00:00Z", tick=False)
+    time_machine.move_to("2030-01-01T12:00:00+00:00", tick=False)
     access = login(api_client)["access"]
     time_machine.shift(timedelta(minutes=15, seconds=29))
     assert whoami(api_client, f"Bearer {access}").status_code == 200  # within the leeway
