@@ -40,6 +40,7 @@ CHECK_IDS = {
     "tokenkit.W002": "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME",
     "tokenkit.W003": "the refresh cookie is on but CsrfViewMiddleware is not installed",
     "tokenkit.W004": "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers",
+    "tokenkit.W005": "the tokenkit cache uses redis-py's client-side caching",
 }
 
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
@@ -275,6 +276,19 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
                 "only be seen by the process that made them.",
                 hint="Use Redis (django-redis or Django's RedisCache) or Memcached in production.",
                 id="tokenkit.W001",
+                obj="settings.CACHES",
+            )
+        ]
+    options = caches_setting[alias].get("OPTIONS") or {}
+    pool_kwargs = options.get("CONNECTION_POOL_KWARGS") or {}
+    if any("cache_config" in place or "cache" in place for place in (options, pool_kwargs)):
+        return [
+            Warning(
+                f"The tokenkit cache {alias!r} enables redis-py's client-side caching. A "
+                "process may then answer from its own copy after a revocation was written, "
+                "and keeps answering from it while Redis is unreachable.",
+                hint="Give tokenkit a cache alias without cache_config (see the deployment guide).",
+                id="tokenkit.W005",
                 obj="settings.CACHES",
             )
         ]

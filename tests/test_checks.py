@@ -108,6 +108,16 @@ FAILING: dict[str, dict[str, Any]] = {
     "tokenkit.W002": {"tokenkit": {"SLIDING_THRESHOLD": timedelta(minutes=15)}},
     "tokenkit.W003": {"tokenkit": {"REFRESH_COOKIE": True}, "without": CSRF_MIDDLEWARE},
     "tokenkit.W004": {"tokenkit": {}, "CORS_EXPOSE_HEADERS": ["X-New-Token"]},
+    "tokenkit.W005": {
+        "tokenkit": {"CACHE_ALIAS": "tracking"},
+        "CACHES": {
+            "default": {"BACKEND": LOCMEM},
+            "tracking": {
+                **SHARED_CACHE,
+                "OPTIONS": {"CONNECTION_POOL_KWARGS": {"protocol": 3, "cache_config": object()}},
+            },
+        },
+    },
 }
 
 
@@ -662,5 +672,36 @@ def test_check_command_clean_tokenkit_passes(settings: Any) -> None:
     configure(settings)
 
     call_command("check", fail_level="WARNING")
+
+    assert run_checks() == []
+
+
+# W005: client-side caching on tokenkit's alias --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"CONNECTION_POOL_KWARGS": {"protocol": 3, "cache_config": object()}},
+        {"CONNECTION_POOL_KWARGS": {"protocol": 3, "cache": object()}},
+        {"cache_config": object()},
+    ],
+    ids=["pool_cache_config", "pool_cache", "options_cache_config"],
+)
+def test_check_cache_client_side_caching_is_w005(settings: Any, options: dict[str, Any]) -> None:
+    configure(
+        settings,
+        CACHES={"default": {"BACKEND": LOCMEM}, "tokenkit": {**SHARED_CACHE, "OPTIONS": options}},
+    )
+
+    assert ids(run_checks()) == ["tokenkit.W005"]
+
+
+def test_check_cache_plain_pool_options_pass(settings: Any) -> None:
+    options = {"CONNECTION_POOL_KWARGS": {"max_connections": 50}, "SOCKET_TIMEOUT": 0.5}
+    configure(
+        settings,
+        CACHES={"default": {"BACKEND": LOCMEM}, "tokenkit": {**SHARED_CACHE, "OPTIONS": options}},
+    )
 
     assert run_checks() == []
