@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python benchmarks/admin_changelist.py [--rows 1000000] [--rounds 7]
+        .venv/bin/python -m benchmarks.admin_changelist [--rows 1000000] [--rounds 7]
 
 ``DATABASE_URL`` names the PostgreSQL server; its database name is ignored.
 The script creates its own database (``tokenkit_bench_admin``, dropped at the
@@ -32,21 +32,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
+
+from benchmarks import scratch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "admin_changelist.md"
 DB_NAME = "tokenkit_bench_admin"
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 USERS = 10_000
 
 SESSIONS = "/admin/django_tokenkit/session/"
@@ -54,44 +52,12 @@ TOKENS = "/admin/django_tokenkit/issuedtoken/"
 BLACKLIST = "/admin/django_tokenkit/blacklistedtoken/"
 
 
-def server_url() -> str:
-    """DATABASE_URL pointed at the server's ``postgres`` database."""
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit(
-            "benchmarks/admin_changelist.py needs PostgreSQL: set DATABASE_URL=postgres://..."
-        )
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def bench_url() -> str:
-    return urlunsplit(urlsplit(server_url())._replace(path=f"/{DB_NAME}"))
-
-
-@contextmanager
-def own_database() -> Any:
-    import psycopg
-
-    with psycopg.connect(server_url(), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DB_NAME}"')
-    try:
-        yield
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server_url(), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
 def setup_django() -> None:
     # tests.settings reads these at import: point it at our database, and keep
     # the cache in memory (the admin pages do not depend on it).
-    os.environ["DATABASE_URL"] = bench_url()
+    os.environ["DATABASE_URL"] = scratch.database_url(DB_NAME)
     os.environ.pop("REDIS_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    sys.path.insert(0, str(REPO_ROOT))
     import django
 
     django.setup()
@@ -239,31 +205,6 @@ def measure(client: Any, url: str, rounds: int) -> dict[str, Any]:
     }
 
 
-def versions() -> dict[str, str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    packages = {name: metadata.version(name) for name in ("Django", "psycopg", "django-tokenkit")}
-    return {"Python": platform.python_version(), "PostgreSQL": postgres, **packages}
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    system = f"{platform.system()} {platform.release()}"
-    return f"{system}, {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB RAM"
-
-
 def table_counts() -> dict[str, int]:
     from django.contrib.auth import get_user_model
 
@@ -290,7 +231,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
-    with own_database():
+    with scratch.scratch_database(DB_NAME):
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
         fill(args.rows)
@@ -316,7 +257,7 @@ def main() -> None:
             "counts": counts,
             "fill_seconds": fill_seconds,
             "results": results,
-            "versions": versions(),
+            "versions": scratch.versions(),
             "load": (load_before, os.getloadavg()[0]),
         }
     text = render(report)
@@ -332,9 +273,9 @@ def render(r: dict[str, Any]) -> str:
         "# Admin changelist benchmark",
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-        f"`benchmarks/admin_changelist.py --rows {r['rows']} --rounds {r['rounds']}`.",
+        f"`python -m benchmarks.admin_changelist --rows {r['rows']} --rounds {r['rounds']}`.",
         "",
-        f"- Machine: {machine()}; load average {r['load'][0]:.1f} before the "
+        f"- Machine: {scratch.machine()}; load average {r['load'][0]:.1f} before the "
         f"measurements, {r['load'][1]:.1f} after (other work on the machine "
         "shows up as spread)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),

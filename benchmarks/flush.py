@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python benchmarks/flush.py [--sessions 1000000] [--batch-size 5000]
+        .venv/bin/python -m benchmarks.flush [--sessions 1000000] [--batch-size 5000]
 
 ``DATABASE_URL`` names the PostgreSQL server; its database name is ignored.
 The script creates its own database (``tokenkit_bench_flush``, dropped at the
@@ -35,53 +35,20 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import re
 import resource
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks import scratch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "flush.md"
 DB_NAME = "tokenkit_bench_flush"
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 USERS = 1000
-
-
-def server_url() -> str:
-    """DATABASE_URL pointed at the server's ``postgres`` database."""
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit("benchmarks/flush.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def bench_url() -> str:
-    return urlunsplit(urlsplit(server_url())._replace(path=f"/{DB_NAME}"))
-
-
-@contextmanager
-def own_database() -> Any:
-    import psycopg
-
-    with psycopg.connect(server_url(), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DB_NAME}"')
-    try:
-        yield
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server_url(), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def setup_django() -> None:
@@ -98,7 +65,7 @@ def setup_django() -> None:
             "rest_framework",
             "django_tokenkit",
         ],
-        DATABASES={"default": dj_database_url.parse(bench_url())},
+        DATABASES={"default": dj_database_url.parse(scratch.database_url(DB_NAME))},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
     )
@@ -263,31 +230,6 @@ def table_counts() -> dict[str, int]:
     }
 
 
-def versions() -> dict[str, str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    packages = {name: metadata.version(name) for name in ("Django", "psycopg", "django-tokenkit")}
-    return {"Python": platform.python_version(), "PostgreSQL": postgres, **packages}
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    system = f"{platform.system()} {platform.release()}"
-    return f"{system}, {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB RAM"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=1_000_000)
@@ -299,7 +241,7 @@ def main() -> None:
     setup_django()
     from django.core.management import call_command
 
-    with own_database():
+    with scratch.scratch_database(DB_NAME):
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
         expected = fill(n)
@@ -346,7 +288,7 @@ def main() -> None:
             "rss_samples": sink.samples,
             "peak": peak,
             "peak_reset": peak_reset,
-            "versions": versions(),
+            "versions": scratch.versions(),
         }
     text = render(report)
     print(text)
@@ -363,10 +305,10 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         "# tokenkit_flush benchmark",
         "",
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/flush.py "
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python -m benchmarks.flush "
         f"--sessions {r['n']} --batch-size {r['batch_size']}`.",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {scratch.machine()}",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         "- PostgreSQL on the same machine, default configuration; its own database, "
         "created and dropped by the run.",
