@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
-from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
@@ -324,4 +323,3 @@ def test_middleware_sync_stack_ignores_foreign_auth_objects(db: Any) -> None:
 
     response = SlidingTokenMiddleware(view)(request)
     assert "X-New-Token" not in response
-    assert caches["default"].get("tokenkit:slide:x") is None
