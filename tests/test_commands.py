@@ -320,7 +320,7 @@ def test_flush_revoked_access_token_stays_revoked_within_leeway(
 ) -> None:
     pair = login(api_client)
     with django_capture_on_commit_callbacks(execute=True):
-        run("tokenkit_revoke", "--jti", claims(pair["access"]).jti)
+        run("tokenkit_revoke", "--jti=" + claims(pair["access"]).jti)
     # Past exp, inside the leeway: the token still verifies, so its blacklist row must stay.
     frozen.move_to(NOW + ACCESS_LIFETIME + LEEWAY - timedelta(seconds=1), tick=False)
 
@@ -509,7 +509,7 @@ def test_revoke_jti_access_token_refused_its_session_kept(
     access = claims(pair["access"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        output = run("tokenkit_revoke", "--jti", access.jti)
+        output = run("tokenkit_revoke", f"--jti={access.jti}")
 
     assert output == f"Revoked token {access.jti}.\n"
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
@@ -533,7 +533,7 @@ def test_revoke_jti_refresh_token_refused_access_token_kept(
     jti = claims(pair["refresh"], "refresh").jti
 
     with django_capture_on_commit_callbacks(execute=True):
-        run("tokenkit_revoke", "--jti", jti)
+        run("tokenkit_revoke", f"--jti={jti}")
 
     assert_unauthorized(refresh(api_client, pair["refresh"]), "token_revoked")
     assert whoami(api_client, pair["access"]).status_code == 200
@@ -551,8 +551,8 @@ def test_revoke_jti_twice_says_already_revoked_and_signals_once(
 ) -> None:
     jti = claims(login(api_client)["access"]).jti
     with django_capture_on_commit_callbacks(execute=True):
-        run("tokenkit_revoke", "--jti", jti)
-        output = run("tokenkit_revoke", "--jti", jti)
+        run("tokenkit_revoke", f"--jti={jti}")
+        output = run("tokenkit_revoke", f"--jti={jti}")
 
     assert output == f"Token {jti} was already revoked.\n"
     assert len(revocations) == 1
@@ -568,7 +568,7 @@ def test_revoke_jti_of_revoked_session_says_already_revoked(
     pair = login(api_client)
     with django_capture_on_commit_callbacks(execute=True):
         run("tokenkit_revoke", "--session", claims(pair["access"]).sid)
-        output = run("tokenkit_revoke", "--jti", claims(pair["refresh"], "refresh").jti)
+        output = run("tokenkit_revoke", "--jti=" + claims(pair["refresh"], "refresh").jti)
 
     assert output.endswith("was already revoked.\n")
     assert not BlacklistedToken.objects.exists()
@@ -582,7 +582,7 @@ def test_revoke_jti_unknown_raises_command_error_pointing_to_session(
 
     for jti in ("no-such-token", ""):
         with pytest.raises(CommandError, match="--session"):
-            run("tokenkit_revoke", "--jti", jti)
+            run("tokenkit_revoke", f"--jti={jti}")
     assert not BlacklistedToken.objects.exists()
 
 
@@ -595,7 +595,7 @@ def test_revoke_jti_sliding_renewal_not_on_record_raises_command_error(
     renewed = claims(response["X-New-Token"])
 
     with pytest.raises(CommandError, match="revoke its session with --session"):
-        run("tokenkit_revoke", "--jti", renewed.jti)
+        run("tokenkit_revoke", f"--jti={renewed.jti}")
 
 
 @pytest.mark.parametrize(

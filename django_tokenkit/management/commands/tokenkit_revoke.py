@@ -42,7 +42,7 @@ class Command(BaseCommand):
         unit.add_argument(
             "--jti",
             help="Revoke this one token: a refresh token, or the access token issued with one "
-            "(its session stays usable).",
+            "(its session stays usable). Write --jti=ID: a token id may begin with '-'.",
         )
         parser.add_argument(
             "--reason",
