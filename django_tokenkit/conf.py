@@ -1,8 +1,11 @@
 """The typed, lazy view of the ``TOKENKIT`` settings dict.
 
-Every property reads ``settings.TOKENKIT`` at call time, so ``override_settings``
-and pytest-django's ``settings`` fixture take effect at once without any cache
-to clear. Validation lives in :mod:`django_tokenkit.checks`; the properties
+Each property is computed on first use and kept: authentication reads a dozen
+of them per request, and resolving them from ``settings.TOKENKIT`` every time
+was a measurable share of its cost. Django's ``setting_changed`` signal (sent
+by ``override_settings`` and pytest-django's ``settings`` fixture) drops the
+kept values, as DRF does for its own settings, so a changed setting takes
+effect at once. Validation lives in :mod:`django_tokenkit.checks`; the properties
 only normalise (seconds to ``timedelta``, strings to key entries) and raise
 ``ImproperlyConfigured`` for a value no code path could use, so a server that
 skipped the system checks (gunicorn does not run them) still fails with a
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any, Literal, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 SameSite = Literal["Lax", "Strict", "None"]
@@ -125,6 +130,11 @@ class TokenkitSettings:
             raise AttributeError(f"Unknown tokenkit setting {name!r}.")
         return user_settings().get(name, DEFAULTS[name])
 
+    def reload(self) -> None:
+        """Forget every kept value; the next read resolves it again."""
+        for name in [name for name in vars(self) if not name.startswith("__")]:
+            delattr(self, name)
+
     def _duration(self, name: str) -> timedelta:
         return to_timedelta(name, self.get(name))
 
@@ -132,11 +142,11 @@ class TokenkitSettings:
         value = self.get(name)
         return None if value is None else to_timedelta(name, value)
 
-    @property
+    @cached_property
     def algorithm(self) -> str:
         return str(self.get("ALGORITHM"))
 
-    @property
+    @cached_property
     def signing_keys(self) -> list[KeyEntry]:
         """The configured keys, first one signing; SECRET_KEY when unset."""
         value = self.get("SIGNING_KEYS")
@@ -146,49 +156,49 @@ class TokenkitSettings:
             raise ImproperlyConfigured("TOKENKIT['SIGNING_KEYS'] must be a non-empty list.")
         return [parse_key_entry(entry) for entry in value]
 
-    @property
+    @cached_property
     def access_token_lifetime(self) -> timedelta:
         return self._duration("ACCESS_TOKEN_LIFETIME")
 
-    @property
+    @cached_property
     def refresh_token_lifetime(self) -> timedelta:
         return self._duration("REFRESH_TOKEN_LIFETIME")
 
-    @property
+    @cached_property
     def sliding_threshold(self) -> timedelta:
         return self._duration("SLIDING_THRESHOLD")
 
-    @property
+    @cached_property
     def session_max_lifetime(self) -> timedelta:
         return self._duration("SESSION_MAX_LIFETIME")
 
-    @property
+    @cached_property
     def session_idle_timeout(self) -> timedelta | None:
         return self._optional_duration("SESSION_IDLE_TIMEOUT")
 
-    @property
+    @cached_property
     def refresh_grace_period(self) -> timedelta:
         return self._duration("REFRESH_GRACE_PERIOD")
 
-    @property
+    @cached_property
     def leeway(self) -> timedelta:
         return self._duration("LEEWAY")
 
-    @property
+    @cached_property
     def issuer(self) -> str | None:
         value = self.get("ISSUER")
         return None if value is None else str(value)
 
-    @property
+    @cached_property
     def audience(self) -> str | None:
         value = self.get("AUDIENCE")
         return None if value is None else str(value)
 
-    @property
+    @cached_property
     def rotate_refresh_tokens(self) -> bool:
         return bool(self.get("ROTATE_REFRESH_TOKENS"))
 
-    @property
+    @cached_property
     def auth_header_types(self) -> tuple[str, ...]:
         value = self.get("AUTH_HEADER_TYPES")
         items = (value,) if isinstance(value, str) else value
@@ -202,47 +212,47 @@ class TokenkitSettings:
             )
         return tuple(items)
 
-    @property
+    @cached_property
     def www_authenticate_realm(self) -> str:
         return str(self.get("WWW_AUTHENTICATE_REALM"))
 
-    @property
+    @cached_property
     def max_token_length(self) -> int:
         value = self.get("MAX_TOKEN_LENGTH")
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ImproperlyConfigured("TOKENKIT['MAX_TOKEN_LENGTH'] must be a positive integer.")
         return value
 
-    @property
+    @cached_property
     def cache_alias(self) -> str:
         return str(self.get("CACHE_ALIAS"))
 
-    @property
+    @cached_property
     def cache_key_prefix(self) -> str:
         return str(self.get("CACHE_KEY_PREFIX"))
 
-    @property
+    @cached_property
     def login_throttle_rate(self) -> str | None:
         value = self.get("LOGIN_THROTTLE_RATE")
         return None if value is None else str(value)
 
-    @property
+    @cached_property
     def revoke_on_password_change(self) -> bool:
         return bool(self.get("REVOKE_ON_PASSWORD_CHANGE"))
 
-    @property
+    @cached_property
     def refresh_cookie(self) -> bool:
         return bool(self.get("REFRESH_COOKIE"))
 
-    @property
+    @cached_property
     def refresh_cookie_name(self) -> str:
         return str(self.get("REFRESH_COOKIE_NAME"))
 
-    @property
+    @cached_property
     def refresh_cookie_secure(self) -> bool:
         return bool(self.get("REFRESH_COOKIE_SECURE"))
 
-    @property
+    @cached_property
     def refresh_cookie_samesite(self) -> SameSite:
         value = self.get("REFRESH_COOKIE_SAMESITE")
         if value not in SAMESITE_VALUES:
@@ -251,15 +261,26 @@ class TokenkitSettings:
             )
         return cast(SameSite, value)
 
-    @property
+    @cached_property
     def refresh_cookie_path(self) -> str | None:
         value = self.get("REFRESH_COOKIE_PATH")
         return None if value is None else str(value)
 
-    @property
+    @cached_property
     def refresh_cookie_domain(self) -> str | None:
         value = self.get("REFRESH_COOKIE_DOMAIN")
         return None if value is None else str(value)
 
 
 tokenkit_settings = TokenkitSettings()
+
+#: The settings a kept value may derive from (SIGNING_KEYS defaults to SECRET_KEY).
+SOURCE_SETTINGS = frozenset({"TOKENKIT", "SECRET_KEY"})
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in SOURCE_SETTINGS:
+        tokenkit_settings.reload()
+
+
+setting_changed.connect(_reload_on_change, dispatch_uid="django_tokenkit.conf.reload")

@@ -236,3 +236,29 @@ def test_settings_unusable_value_raises_improperly_configured_naming_setting(
         getattr(tokenkit_settings, prop)
     # The setting's name is the point of the message: an operator must find it.
     assert setting in str(excinfo.value)
+
+
+def test_settings_kept_values_follow_override_settings() -> None:
+    assert tokenkit_settings.leeway == timedelta(seconds=30)  # read, and kept
+
+    with override_settings(TOKENKIT={"LEEWAY": 5}):
+        assert tokenkit_settings.leeway == timedelta(seconds=5)
+    assert tokenkit_settings.leeway == timedelta(seconds=30)
+
+
+def test_settings_default_signing_key_follows_secret_key_change(settings: Any) -> None:
+    settings.TOKENKIT = {}
+    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=settings.SECRET_KEY)]
+
+    settings.SECRET_KEY = LONG_KEY
+
+    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=LONG_KEY)]
+
+
+def test_settings_change_to_an_unrelated_setting_keeps_values(settings: Any) -> None:
+    settings.TOKENKIT = {"ISSUER": "https://kept.example"}
+    assert tokenkit_settings.issuer == "https://kept.example"
+
+    settings.TIME_ZONE = "Europe/Paris"
+
+    assert "issuer" in vars(tokenkit_settings)
