@@ -19,17 +19,20 @@ import base64
 import json
 import re
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import jwt
+from django.core.signals import setting_changed
 from django.utils import timezone as dj_timezone
 from jwt.types import Options
 
 from django_tokenkit import keys
-from django_tokenkit.conf import KeyEntry, tokenkit_settings
+from django_tokenkit.conf import SOURCE_SETTINGS, KeyEntry, tokenkit_settings
 from django_tokenkit.exceptions import TokenExpired, TokenInvalid
 
 TokenType = Literal["access", "refresh"]
@@ -45,6 +48,13 @@ REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "sid", "auth_time", "token_type"]
 
 #: A base64url segment with at most two padding characters (RFC 7515 section 2).
 _BASE64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+#: How many verified tokens each process remembers (see :func:`decode`). An
+#: entry is the token string and its claims, about a kilobyte.
+VERIFIED_CACHE_SIZE = 2048
+_verified: dict[tuple[str, TokenType], Token] = {}
+#: Serialises additions and evictions; lookups need no lock.
+_verified_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,65 @@ def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> To
     ``verify_exp=False`` is for logout only, where an expired but genuine
     token may still name the session to end. Raises ``TokenExpired`` past
     ``exp`` + leeway and ``TokenInvalid`` for every other defect.
+
+    A client sends the same access token with every request until it is
+    renewed, and verifying it (PyJWT's parsing, the HMAC, the claim checks)
+    was the largest part of authentication's own CPU time. So each process
+    remembers the last :data:`VERIFIED_CACHE_SIZE` tokens that passed every
+    check, keyed by the exact token string: the same bytes under the same
+    keys always verify the same way, and a string that failed is never
+    remembered. The one check that depends on the clock, ``exp``, is made
+    again on every use (``iat`` and ``nbf`` only ever become more true).
+    Changing ``TOKENKIT`` or ``SECRET_KEY`` forgets everything. Revocation
+    is not a property of the token string and is never remembered here.
     """
+    if verify_exp and isinstance(raw, str):
+        known = _verified.get((raw, token_type))
+        if known is not None:
+            return _still_unexpired(raw, known)
+    token = _decode(raw, token_type, verify_exp=verify_exp)
+    if verify_exp and isinstance(raw, str):  # always a str here; narrows the type
+        _remember(raw, token)
+    return token
+
+
+def _still_unexpired(raw: str, known: Token) -> Token:
+    """A fresh copy of remembered ``known``, after checking its ``exp`` against now.
+
+    The same comparison as PyJWT's: expired once ``exp`` <= now - leeway.
+    """
+    if known.claims["exp"] <= time.time() - tokenkit_settings.leeway.total_seconds():
+        with _verified_lock:
+            _verified.pop((raw, known.token_type), None)
+        raise TokenExpired()
+    # A copy: a view that edits request.auth.claims must not edit the next request's.
+    return Token(token_type=known.token_type, claims=dict(known.claims), kid=known.kid)
+
+
+def _remember(raw: str, token: Token) -> None:
+    kept = Token(token_type=token.token_type, claims=dict(token.claims), kid=token.kid)
+    with _verified_lock:
+        while len(_verified) >= VERIFIED_CACHE_SIZE:
+            # The oldest entry first: dicts keep insertion order.
+            del _verified[next(iter(_verified))]
+        _verified[(raw, token.token_type)] = kept
+
+
+def forget_verified_tokens() -> None:
+    """Drop every remembered verification (keys or claim rules changed)."""
+    _verified.clear()
+
+
+def _forget_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in SOURCE_SETTINGS:
+        forget_verified_tokens()
+
+
+setting_changed.connect(_forget_on_setting_change, dispatch_uid="django_tokenkit.tokens.forget")
+
+
+def _decode(raw: object, token_type: TokenType, *, verify_exp: bool) -> Token:
+    """:func:`decode` without the memory of verified tokens."""
     if not isinstance(raw, str) or not raw:
         raise TokenInvalid("Token is malformed.")
     if len(raw) > tokenkit_settings.max_token_length:

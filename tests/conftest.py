@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
+from django_tokenkit import tokens
 from tests.e2e import SharedServices, shared_services
 
 PASSWORD = "correct horse battery staple"
@@ -21,6 +22,14 @@ def _clear_cache() -> Iterator[None]:
     caches["default"].clear()
     yield
     caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _forget_verified_tokens() -> Iterator[None]:
+    """No test sees a token verification remembered by another test."""
+    tokens.forget_verified_tokens()
+    yield
+    tokens.forget_verified_tokens()
 
 
 @pytest.fixture

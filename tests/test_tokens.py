@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -793,6 +794,158 @@ def test_decode_without_exp_check_still_refuses_forged_token(
 
     with pytest.raises(TokenInvalid):
         tokens.decode(raw, "refresh", verify_exp=False)
+
+
+# Remembered verifications ----------------------------------------------------------
+
+
+@pytest.fixture
+def pyjwt_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each token PyJWT is asked to verify (PyJWT still does the work)."""
+    calls: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(raw: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(raw)
+        return real_decode(raw, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    return calls
+
+
+def test_decode_same_token_again_is_not_verified_again(
+    frozen: datetime, pyjwt_calls: list[str]
+) -> None:
+    raw = issue(jti="again")
+
+    first = tokens.decode(raw, "access")
+    second = tokens.decode(raw, "access")
+
+    assert pyjwt_calls == [raw]
+    assert second.claims == first.claims
+    assert second.kid == first.kid
+
+
+def test_decode_remembered_token_still_expires_with_the_clock(
+    frozen: datetime, time_machine: Any
+) -> None:
+    raw = issue()
+    tokens.decode(raw, "access")
+
+    time_machine.move_to(NOW + ACCESS_LIFETIME + timedelta(seconds=29), tick=False)
+    assert tokens.decode(raw, "access").sub == "42"
+    time_machine.move_to(NOW + ACCESS_LIFETIME + timedelta(seconds=30), tick=False)
+    with pytest.raises(TokenExpired):
+        tokens.decode(raw, "access")
+
+
+def test_decode_remembered_token_follows_a_leeway_change(
+    frozen: datetime, time_machine: Any, settings: Any
+) -> None:
+    raw = issue()
+    tokens.decode(raw, "access")
+    time_machine.move_to(NOW + ACCESS_LIFETIME + timedelta(seconds=10), tick=False)
+
+    settings.TOKENKIT = {"LEEWAY": 0}
+
+    with pytest.raises(TokenExpired):
+        tokens.decode(raw, "access")
+
+
+def test_decode_remembered_access_token_does_not_pass_as_refresh(frozen: datetime) -> None:
+    raw = issue("access")
+    tokens.decode(raw, "access")
+
+    with pytest.raises(TokenInvalid):
+        tokens.decode(raw, "refresh")
+
+
+def test_decode_remembered_token_is_refused_after_secret_key_change(
+    frozen: datetime, settings: Any
+) -> None:
+    raw = issue()
+    tokens.decode(raw, "access")
+
+    settings.SECRET_KEY = KEY_OTHER
+
+    with pytest.raises(TokenInvalid):
+        tokens.decode(raw, "access")
+
+
+def test_decode_refused_token_is_verified_again_every_time(
+    frozen: datetime, pyjwt_calls: list[str]
+) -> None:
+    forged = forge(payload(), key=KEY_OTHER)
+
+    for _ in range(2):
+        with pytest.raises(TokenInvalid):
+            tokens.decode(forged, "access")
+
+    assert pyjwt_calls == [forged, forged]
+
+
+def test_decode_returns_claims_a_caller_can_edit_without_touching_the_next_request(
+    frozen: datetime,
+) -> None:
+    raw = issue()
+    first = tokens.decode(raw, "access")
+    first.claims["sub"] = "someone-else"  # type: ignore[index]
+
+    assert tokens.decode(raw, "access").sub == "42"
+
+
+def test_decode_remembers_at_most_the_configured_number_of_tokens(
+    frozen: datetime, pyjwt_calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 3)
+    raws = [issue(jti=f"bounded-{index}") for index in range(5)]
+    for raw in raws:
+        tokens.decode(raw, "access")
+    pyjwt_calls.clear()
+
+    for raw in raws[2:]:
+        tokens.decode(raw, "access")
+    assert pyjwt_calls == []  # the newest three are remembered
+    tokens.decode(raws[0], "access")
+    assert pyjwt_calls == [raws[0]]  # the oldest was forgotten
+
+
+def test_decode_from_many_threads_with_a_small_memory_stays_correct(
+    frozen: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 4)
+    raws = [issue(jti=f"thread-{index}") for index in range(16)]
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        barrier.wait()
+        try:
+            for round_ in range(200):
+                index = (offset + round_) % len(raws)
+                assert tokens.decode(raws[index], "access").jti == f"thread-{index}"
+        except BaseException as error:  # reported below, with the thread's failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert len(tokens._verified) <= 4
+
+
+def test_decode_without_exp_check_never_reads_remembered_tokens(
+    frozen: datetime, pyjwt_calls: list[str]
+) -> None:
+    raw = issue("refresh")
+    tokens.decode(raw, "refresh")
+
+    tokens.decode(raw, "refresh", verify_exp=False)
+
+    assert pyjwt_calls == [raw, raw]
 
 
 # Token helpers ---------------------------------------------------------------
