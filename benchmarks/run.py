@@ -303,7 +303,10 @@ def write_results(
     (args.output / f"{stem}.json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
     say("")
     say(text)
-    say(f"Written: {markdown.relative_to(environment.REPO_ROOT)} (and .json)")
+    shown = markdown.resolve()
+    if shown.is_relative_to(environment.REPO_ROOT):
+        shown = shown.relative_to(environment.REPO_ROOT)
+    say(f"Written: {shown} (and .json)")
     missed = [
         t for t in report.targets(auth_results, throughput_results, race_results) if not t.met
     ]
