@@ -96,6 +96,15 @@ CONTENDERS: dict[str, Contender] = {
             checks="signature, expiry, token/session/user revocation, active user",
         ),
         Contender(
+            name="tokenkit-redis-first-sight",
+            label="tokenkit JWTAuthentication, Redis, every token new to the process",
+            authentication="benchmarks.project.reference.FirstSightJWTAuthentication",
+            issuer="tokenkit",
+            cache_alias="redis",
+            checks="as tokenkit-redis, but the token is verified in full on every call "
+            "(worst case: no request ever repeats a token in the same process)",
+        ),
+        Contender(
             name="tokenkit-locmem",
             label="tokenkit JWTAuthentication, local memory",
             authentication="django_tokenkit.authentication.JWTAuthentication",

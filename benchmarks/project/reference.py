@@ -1,4 +1,9 @@
-"""A reference point, not a product: stateless JWT plus one cache round trip.
+"""Reference points, not products.
+
+``FirstSightJWTAuthentication`` is tokenkit's ``JWTAuthentication`` with the
+process's memory of verified tokens emptied before every call, so each call
+pays for full verification, as it does the first time a process sees a
+token. It bounds tokenkit's cost for traffic where no token repeats.
 
 ``StatelessPlusCacheRoundTrip`` is simplejwt's ``JWTStatelessUserAuthentication``
 followed by the same I/O tokenkit does per request: one ``get_many`` of three
@@ -18,6 +23,9 @@ from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from django_tokenkit import tokens
+from django_tokenkit.authentication import JWTAuthentication
+
 CACHE_ALIAS = "redis"
 
 
@@ -34,3 +42,9 @@ class StatelessPlusCacheRoundTrip(JWTStatelessUserAuthentication):
             user = get_user_model()._default_manager.get(pk=token_user.id)
             cache.add(keys[2], user, timeout=300)
         return result
+
+
+class FirstSightJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request: Request) -> Any:
+        tokens.forget_verified_tokens()
+        return super().authenticate(request)
