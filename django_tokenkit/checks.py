@@ -41,11 +41,16 @@ CHECK_IDS = {
     "tokenkit.W003": "the refresh cookie is on but CsrfViewMiddleware is not installed",
     "tokenkit.W004": "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers",
     "tokenkit.W005": "the tokenkit cache uses redis-py's client-side caching",
+    "tokenkit.E009": "REVOCATION_LEASE is set but the tokenkit cache is not django-redis",
 }
 
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
 #: Durations that may be zero (no leeway, no grace period).
 ZERO_ALLOWED = frozenset({"LEEWAY", "REFRESH_GRACE_PERIOD", "SLIDING_THRESHOLD"})
+#: Durations that may be None (off).
+OPTIONAL_DURATIONS = frozenset({"SESSION_IDLE_TIMEOUT", "REVOCATION_LEASE"})
+#: The backend the revocation lease publishes and subscribes through.
+DJANGO_REDIS_BACKEND = "django_redis.cache.RedisCache"
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -171,7 +176,7 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
     durations: dict[str, timedelta] = {}
     for name in sorted(DURATION_KEYS):
         value = raw.get(name, DEFAULTS[name])
-        if value is None and name == "SESSION_IDLE_TIMEOUT":
+        if value is None and name in OPTIONAL_DURATIONS:
             continue
         try:
             # to_timedelta also refuses NaN, infinity and out-of-range numbers,
@@ -268,6 +273,17 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     backend = caches_setting[alias].get("BACKEND", "")
+    if raw.get("REVOCATION_LEASE") is not None and backend != DJANGO_REDIS_BACKEND:
+        return [
+            _error(
+                "tokenkit.E009",
+                f"TOKENKIT['REVOCATION_LEASE'] is set, but the tokenkit cache {alias!r} uses "
+                f"{backend or 'no backend'}; the lease needs Redis publish/subscribe through "
+                "django-redis.",
+                hint=f"Point CACHE_ALIAS at a {DJANGO_REDIS_BACKEND} cache, or remove "
+                "REVOCATION_LEASE.",
+            )
+        ]
     if not settings.DEBUG and backend in PER_PROCESS_CACHES:
         return [
             Warning(

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     # None: the common prefix of the refresh and logout URLs.
     "REFRESH_COOKIE_PATH": None,
     "REFRESH_COOKIE_DOMAIN": None,
+    # None: every request asks the shared cache. A duration: see lease.py.
+    "REVOCATION_LEASE": None,
 }
 
 DURATION_KEYS = frozenset(
@@ -71,6 +73,7 @@ DURATION_KEYS = frozenset(
         "SESSION_IDLE_TIMEOUT",
         "REFRESH_GRACE_PERIOD",
         "LEEWAY",
+        "REVOCATION_LEASE",
     }
 )
 
@@ -183,6 +186,10 @@ class TokenkitSettings:
     @cached_property
     def leeway(self) -> timedelta:
         return self._duration("LEEWAY")
+
+    @cached_property
+    def revocation_lease(self) -> timedelta | None:
+        return self._optional_duration("REVOCATION_LEASE")
 
     @cached_property
     def issuer(self) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
+from django_tokenkit import lease
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import BlacklistedToken, Session
 from django_tokenkit.tokens import Token
@@ -109,18 +110,30 @@ def is_revoked(token: Token, found: dict[str, Any] | None = None) -> bool:
     round trip, no query. On a miss: two queries (the session, then its
     revoked token ids) and one cache write.
     """
+    return unrevoked_session_state(token, found) is None
+
+
+def unrevoked_session_state(token: Token, found: dict[str, Any] | None = None) -> str | None:
+    """The state of ``token``'s session when ``token`` is not revoked, else None.
+
+    The state (``"a"`` or ``"a:jti1,..."``) is what the revocation lease
+    remembers for the session; see :func:`is_revoked` for ``found``.
+    """
     if found is None:
         found = fetch(lookup_keys(token))
     if found is None:
-        return _state_revokes(_load_session_state(token.sid), token.jti)
+        state = _load_session_state(token.sid)
+        return None if _state_revokes(state, token.jti) else state
     sid_key, jti_key = session_key(token.sid), token_key(token.jti)
     if found.get(jti_key) == REVOKED:
-        return True
-    state = found.get(sid_key)
-    if not isinstance(state, str):
+        return None
+    cached = found.get(sid_key)
+    if isinstance(cached, str):
+        state = cached
+    else:
         state = _load_session_state(token.sid)
         _cache_add(sid_key, state, ACTIVE_STATE_TIMEOUT if state != REVOKED else None)
-    return _state_revokes(state, token.jti)
+    return None if _state_revokes(state, token.jti) else state
 
 
 def _state_revokes(state: str, jti: str) -> bool:
@@ -167,10 +180,12 @@ def publish_session_revocations(sessions: Iterable[tuple[str, datetime | None]])
     Called after the database change committed. ``sessions`` holds
     ``(sid, expires_at)`` pairs; each marker lives until its session's cap.
     """
+    keys = []
     try:
         cache = get_cache()
         for sid, expires_at in sessions:
             cache.set(session_key(sid), REVOKED, timeout=_revoked_timeout(expires_at))
+            keys.append(session_key(sid))
     except Exception as error:
         warn_cache_unavailable("revocation publish", error)
         logger.error(
@@ -178,6 +193,7 @@ def publish_session_revocations(sessions: Iterable[tuple[str, datetime | None]])
             "cached the session as active keep accepting its access tokens for up to %s s.",
             ACTIVE_STATE_TIMEOUT,
         )
+    lease.announce(keys)
 
 
 def publish_token_revocation(jti: str, sid: str | None, expires_at: datetime) -> None:
@@ -188,6 +204,7 @@ def publish_token_revocation(jti: str, sid: str | None, expires_at: datetime) ->
         if sid is not None:
             # The session's state lists its revoked token ids; have it re-read.
             cache.delete(session_key(sid))
+        lease.announce([token_key(jti)] if sid is None else [token_key(jti), session_key(sid)])
     except Exception as error:
         warn_cache_unavailable("revocation publish", error)
         logger.error(

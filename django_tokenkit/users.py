@@ -20,8 +20,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 
-from django_tokenkit import revocation
+from django_tokenkit import lease, revocation
 from django_tokenkit.exceptions import TokenInvalid, TokenRevoked
 from django_tokenkit.tokens import Token
 
@@ -79,8 +80,15 @@ def _cache_add(key: str, user: AbstractBaseUser) -> None:
 
 
 def forget(pk: object) -> None:
-    """Drop the cached copy of user ``pk`` everywhere; called when the row changes."""
+    """Drop the cached copy of user ``pk`` everywhere; called when the row changes.
+
+    The tombstone goes in at once; the revocation lease's announcement waits
+    for the commit, because a process that reads the row before then still
+    sees the old one and must drop what it kept of it afterwards.
+    """
     try:
         revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
         revocation.warn_cache_unavailable("user cache invalidation", error)
+        return
+    transaction.on_commit(lambda: lease.announce([user_key(pk)]))

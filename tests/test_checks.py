@@ -118,6 +118,16 @@ FAILING: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "tokenkit.E009": {
+        "tokenkit": {"CACHE_ALIAS": "builtin", "REVOCATION_LEASE": 0.05},
+        "CACHES": {
+            "default": {"BACKEND": LOCMEM},
+            "builtin": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/3",
+            },
+        },
+    },
 }
 
 
@@ -258,6 +268,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("SESSION_MAX_LIFETIME", 1e300),
     ("SESSION_MAX_LIFETIME", 10**20),
     ("SESSION_IDLE_TIMEOUT", "1h"),
+    ("REVOCATION_LEASE", "50ms"),
     ("REFRESH_GRACE_PERIOD", False),
     ("LEEWAY", float("nan")),
     ("LEEWAY", float("inf")),
@@ -312,6 +323,7 @@ GOOD_VALUES: list[tuple[str, Any]] = [
     ("SLIDING_THRESHOLD", 120.5),
     ("SESSION_MAX_LIFETIME", timedelta(days=90)),
     ("SESSION_IDLE_TIMEOUT", None),
+    ("REVOCATION_LEASE", None),
     ("SESSION_IDLE_TIMEOUT", timedelta(hours=8)),
     ("REFRESH_GRACE_PERIOD", 10),
     ("LEEWAY", timedelta(seconds=5)),
@@ -705,3 +717,29 @@ def test_check_cache_plain_pool_options_pass(settings: Any) -> None:
     )
 
     assert run_checks() == []
+
+
+# E009 and E003: the revocation lease ------------------------------------------------------
+
+
+def test_check_cache_revocation_lease_on_django_redis_passes(settings: Any) -> None:
+    configure(settings, {"REVOCATION_LEASE": timedelta(milliseconds=50)})
+
+    assert run_checks() == []
+
+
+@pytest.mark.parametrize("lease", [0, -1, timedelta(0)])
+def test_check_settings_revocation_lease_not_positive_is_e003(settings: Any, lease: Any) -> None:
+    configure(settings, {"REVOCATION_LEASE": lease})
+
+    assert ids(run_checks()) == ["tokenkit.E003"]
+
+
+def test_check_cache_revocation_lease_on_local_memory_is_e009(settings: Any) -> None:
+    configure(
+        settings,
+        {"REVOCATION_LEASE": 0.05},
+        CACHES={"default": {"BACKEND": LOCMEM}, "tokenkit": {"BACKEND": LOCMEM}},
+    )
+
+    assert ids(run_checks()) == ["tokenkit.E009"]

@@ -19,6 +19,7 @@ DURATION_PROPERTIES = {
     "SLIDING_THRESHOLD": "sliding_threshold",
     "SESSION_MAX_LIFETIME": "session_max_lifetime",
     "SESSION_IDLE_TIMEOUT": "session_idle_timeout",
+    "REVOCATION_LEASE": "revocation_lease",
     "REFRESH_GRACE_PERIOD": "refresh_grace_period",
     "LEEWAY": "leeway",
 }
