@@ -5,6 +5,10 @@ PostgreSQL database and a Redis cache. Every worker first serves the session
 (so each has seen it active); a logout on one server must then be refused by
 every worker of the other on its very next request, and stay refused when
 the cache loses its contents (the database is the source of truth).
+
+Each test runs twice: with a cache round trip per request (the default) and
+with the revocation lease, where every worker answers the warmed session
+from its own memory and only the announcement can stop it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,19 @@ from tests.e2e import (
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
-@pytest.fixture(scope="module")
+#: The example project's variable for TOKENKIT["REVOCATION_LEASE"], in milliseconds.
+LEASE_MS = "50"
+
+
+@pytest.fixture(scope="module", params=["round-trip", "lease"])
 def servers(
-    e2e_services: SharedServices, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    e2e_services: SharedServices,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[Server]]:
+    extra = {"TOKENKIT_REVOCATION_LEASE_MS": LEASE_MS} if request.param == "lease" else {}
     with running_servers(
-        e2e_services.env(), tmp_path_factory.mktemp("revocation"), count=2, workers=2
+        e2e_services.env(**extra), tmp_path_factory.mktemp("revocation"), count=2, workers=2
     ) as started:
         yield started
 

@@ -127,6 +127,7 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
         TOKENKIT_SESSION_MAX_LIFETIME="86400",
         TOKENKIT_LEEWAY="0",
         TOKENKIT_LOGIN_RATE="3/min",
+        TOKENKIT_REVOCATION_LEASE_MS="50",
         REDIS_URL="redis://127.0.0.1:6379/5",
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="example.test, api.example.test",
@@ -152,6 +153,7 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
             "SESSION_MAX_LIFETIME": 86400,
             "LEEWAY": 0,
             "LOGIN_THROTTLE_RATE": "3/min",
+            "REVOCATION_LEASE": 0.05,
         },
         "cache": ["django_redis.cache.RedisCache", "redis://127.0.0.1:6379/5"],
     }
@@ -162,6 +164,7 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
     [
         ("TOKENKIT_ACCESS_TOKEN_LIFETIME", "15m"),
         ("TOKENKIT_LEEWAY", "1.5"),
+        ("TOKENKIT_REVOCATION_LEASE_MS", "0.05"),
         ("DJANGO_DEBUG", "maybe"),
     ],
 )

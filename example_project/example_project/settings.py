@@ -17,6 +17,9 @@ environment (SPEC section 7); those variable names are a public contract:
     otherwise.
 ``TOKENKIT_LOGIN_RATE``
     the login throttle, DRF rate syntax (``10/min``).
+``TOKENKIT_REVOCATION_LEASE_MS``
+    integer milliseconds; turns on the revocation lease (``REVOCATION_LEASE``),
+    which needs ``REDIS_URL``.
 ``TOKENKIT_REFRESH_COOKIE``
     ``0``/``1``; reserved for the refresh cookie (not wired yet, see below).
 ``DJANGO_DEBUG`` (``0``/``1``, default ``1``), ``DJANGO_ALLOWED_HOSTS``
@@ -186,6 +189,9 @@ for _key in _TOKENKIT_SECONDS_VARIABLES:
         TOKENKIT[_key] = _seconds
 if os.environ.get("TOKENKIT_LOGIN_RATE"):
     TOKENKIT["LOGIN_THROTTLE_RATE"] = os.environ["TOKENKIT_LOGIN_RATE"].strip()
+_lease_ms = _env_int("TOKENKIT_REVOCATION_LEASE_MS")
+if _lease_ms is not None:
+    TOKENKIT["REVOCATION_LEASE"] = _lease_ms / 1000
 # TODO(refresh cookie): when the package grows TOKENKIT["REFRESH_COOKIE"], set
 # it to True only when TOKENKIT_REFRESH_COOKIE == "1" (off by default, SPEC
 # section 7). Setting it now would trip the unknown-key system check.
