@@ -114,8 +114,29 @@ def contender_settings(contender: Contender) -> Iterator[None]:
     if contender.cache_alias is None:
         yield
         return
-    with override_settings(TOKENKIT={**settings.TOKENKIT, "CACHE_ALIAS": contender.cache_alias}):
+    with override_settings(
+        TOKENKIT={
+            **settings.TOKENKIT,
+            "CACHE_ALIAS": contender.cache_alias,
+            "REVOCATION_LEASE": contender.revocation_lease,
+        }
+    ):
+        if contender.revocation_lease is not None:
+            _wait_for_lease()
         yield
+
+
+def _wait_for_lease(deadline_seconds: float = 5.0) -> None:
+    """Let the lease's thread get its first answer, as it has long before in a server."""
+    from django_tokenkit import lease
+
+    state = lease.local_state()
+    assert state is not None
+    deadline = time.monotonic() + deadline_seconds
+    while not state.is_valid():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the revocation lease did not start: is Redis reachable?")
+        time.sleep(0.005)
 
 
 class _Floor:

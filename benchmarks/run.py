@@ -79,8 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.batch_seconds, args.warmup = 0.1, 1
     else:
         args.rounds = args.rounds or 12
-        args.load_rounds = args.load_rounds or 7
-        args.duration = args.duration or 4
+        args.load_rounds = args.load_rounds or 9
+        args.duration = args.duration or 3
         args.race_rounds = args.race_rounds or 3
         args.batch_seconds, args.warmup = 0.25, 2
     args.rounds = max(1, min(args.rounds, 50))

@@ -102,6 +102,7 @@ TOKENKIT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": ACCESS_LIFETIME,
     "CACHE_ALIAS": CONTENDER.cache_alias or "redis",
     "LOGIN_THROTTLE_RATE": None,
+    "REVOCATION_LEASE": CONTENDER.revocation_lease,
 }
 
 SIMPLE_JWT: dict[str, Any] = {
