@@ -94,7 +94,8 @@ def _active_user(token: Token) -> AbstractBaseUser:
     if state is None:
         raise TokenRevoked()
     user = users.user_for_token(token, found)
-    if local is not None and generation is not None:
+    if generation is not None:  # only ever set with the lease on
+        assert local is not None
         lease.remember(
             local, generation, session=(sid_key, state), token=jti_key, user=(user_key, user)
         )

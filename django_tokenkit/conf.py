@@ -135,8 +135,7 @@ class TokenkitSettings:
 
     def reload(self) -> None:
         """Forget every kept value; the next read resolves it again."""
-        for name in [name for name in vars(self) if not name.startswith("__")]:
-            delattr(self, name)
+        vars(self).clear()  # the instance holds nothing but cached_property values
 
     def _duration(self, name: str) -> timedelta:
         return to_timedelta(name, self.get(name))

@@ -44,7 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Collection, Iterable
-from typing import Any, cast
+from typing import Any
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
@@ -77,9 +77,11 @@ def channel_name() -> str:
     return cache.make_key(f"{tokenkit_settings.cache_key_prefix}:revocations")
 
 
-def redis_client(alias: str) -> Any:
-    """The redis-py client behind a django-redis cache (system check E009 ensures one)."""
-    return cast(Any, caches[alias]).client.get_client(write=True)
+def _redis(alias: str) -> Any:
+    """django-redis's own client for ``alias``; imported late, as django-redis is optional."""
+    from django_redis import get_redis_connection  # type: ignore[import-untyped]
+
+    return get_redis_connection(alias)
 
 
 class LocalState:
@@ -208,27 +210,27 @@ class Subscriber(threading.Thread):
 
     def _listen(self) -> None:
         interval = self.state.lease_seconds / PINGS_PER_LEASE
-        pubsub = redis_client(self.cache_alias).pubsub(ignore_subscribe_messages=True)
+        pubsub = _redis(self.cache_alias).pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.channel)
             # A pool with a retry policy reconnects and resubscribes inside
             # redis-py without raising; announcements published meanwhile
             # were lost, so a reconnection must empty the memory too.
             pubsub.connection.register_connect_callback(self._on_reconnect)
-            pending = self._pending = deque()
+            self._pending.clear()
             next_ping = 0.0
             while not self.stopped.is_set():
                 now = time.monotonic()
                 if now >= next_ping:
-                    if pending and now - pending[0][1] > STALL_TIMEOUT:
+                    if self._pending and now - self._pending[0][1] > STALL_TIMEOUT:
                         raise TimeoutError("no answer to the lease's pings")
                     ping_id = f"{_PING_PREFIX}{next(self._ping_ids)}"
                     pubsub.ping(ping_id)
-                    pending.append((ping_id, now))
+                    self._pending.append((ping_id, now))
                     next_ping = now + interval
                 message = pubsub.get_message(timeout=max(next_ping - time.monotonic(), 0.0))
                 if message is not None:
-                    self._handle(message, pending)
+                    self._handle(message)
         finally:
             pubsub.close()
 
@@ -236,7 +238,7 @@ class Subscriber(threading.Thread):
         self.state.reset()
         self._pending.clear()  # pings sent on the lost connection get no answer
 
-    def _handle(self, message: dict[str, Any], pending: deque[tuple[str, float]]) -> None:
+    def _handle(self, message: dict[str, Any]) -> None:
         data = message.get("data")
         if isinstance(data, bytes):
             data = data.decode("utf-8", "replace")
@@ -244,8 +246,8 @@ class Subscriber(threading.Thread):
             if not isinstance(data, str) or not data.startswith(_PING_PREFIX):
                 return  # redis-py's own health check
             # Pongs come back in order; anything older than this one is answered too.
-            while pending:
-                ping_id, sent_at = pending.popleft()
+            while self._pending:
+                ping_id, sent_at = self._pending.popleft()
                 if ping_id == data:
                     self.state.confirm(sent_at)
                     return
@@ -319,9 +321,7 @@ def announce(keys: Collection[str]) -> None:
     if lease is None or not keys:
         return
     try:
-        redis_client(tokenkit_settings.cache_alias).publish(
-            channel_name(), json.dumps(sorted(keys))
-        )
+        _redis(tokenkit_settings.cache_alias).publish(channel_name(), json.dumps(sorted(keys)))
     except Exception as error:  # the cache backend's connection error
         logger.error(
             "tokenkit could not announce a revocation (%s); processes that remember the "
