@@ -65,8 +65,9 @@ SERVER_STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 10
 
 #: The Redis database the multi-process tests use (and flush), on the server
-#: that ``REDIS_URL`` names: apart from the in-process suite's.
-E2E_REDIS_DB = 9
+#: that ``REDIS_URL`` names: apart from the in-process suite's. Two checkouts
+#: running the suite at once set ``TOKENKIT_E2E_REDIS_DB`` apart as well.
+E2E_REDIS_DB = int(os.environ.get("TOKENKIT_E2E_REDIS_DB", "9"))
 SERVICES_SKIP_REASON = (
     "needs PostgreSQL + Redis: runs in the services half of make test "
     "(DATABASE_URL=postgres://... and REDIS_URL are not both set)"
@@ -360,7 +361,7 @@ class SharedServices:
 
 @contextmanager
 def shared_services() -> Iterator[SharedServices]:
-    """Create ``tokenkit_e2e_<random>`` and flush Redis db 9; drop and flush on exit.
+    """Create ``tokenkit_e2e_<random>``, flush Redis db ``E2E_REDIS_DB``; drop and flush on exit.
 
     Both are derived from the services half's URLs (same host, port and
     credentials). The database is migrated and holds the users of
