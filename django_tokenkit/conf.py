@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_COOKIE_DOMAIN": None,
     # None: every request asks the shared cache. A duration: see lease.py.
     "REVOCATION_LEASE": None,
+    # How often each process reads the revocation outbox at the least (outbox.py).
+    "REVOCATION_OUTBOX_INTERVAL": timedelta(seconds=1),
 }
 
 DURATION_KEYS = frozenset(
@@ -74,6 +76,7 @@ DURATION_KEYS = frozenset(
         "REFRESH_GRACE_PERIOD",
         "LEEWAY",
         "REVOCATION_LEASE",
+        "REVOCATION_OUTBOX_INTERVAL",
     }
 )
 
@@ -189,6 +192,10 @@ class TokenkitSettings:
     @cached_property
     def revocation_lease(self) -> timedelta | None:
         return self._optional_duration("REVOCATION_LEASE")
+
+    @cached_property
+    def revocation_outbox_interval(self) -> timedelta:
+        return self._duration("REVOCATION_OUTBOX_INTERVAL")
 
     @cached_property
     def issuer(self) -> str | None:

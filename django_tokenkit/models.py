@@ -178,3 +178,37 @@ class BlacklistedToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_type} {self.jti}"
+
+
+class PendingRevocation(models.Model):
+    """A revocation the shared cache may not know of yet: the outbox.
+
+    Written in the same transaction as the revocation itself and deleted once
+    its cache markers are written, so a revocation that could not reach the
+    cache (a partition, a crash between commit and publish) is still on
+    record. Every process reads this table at least every
+    ``REVOCATION_OUTBOX_INTERVAL`` and refuses what it lists until some
+    process has published it (see :mod:`django_tokenkit.outbox`).
+    """
+
+    class Kind(models.TextChoices):
+        SESSION = "session"
+        TOKEN = "token"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    #: The ``sid`` of a revoked session, or the ``jti`` of a revoked token.
+    identifier = models.CharField(_("identifier"), max_length=64)
+    #: For a token: its session, whose cached state lists revoked token ids.
+    sid = models.CharField(_("session id"), max_length=64, blank=True, default="")
+    #: When nothing it revokes can be presented any more.
+    expires_at = models.DateTimeField(_("expires"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pending revocation")
+        verbose_name_plural = _("pending revocations")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.identifier}"

@@ -18,6 +18,12 @@ costs one query per session on its next request.
 When the cache is unreachable every call falls back to the database and a
 warning is logged at most once a minute per process; no request fails
 because of the cache.
+
+A partition is not a loss: when it heals, the cache still holds the "active"
+it held before, for sessions revoked meanwhile. Every revocation therefore
+also writes an outbox row in its own transaction, deleted once its markers
+are in the cache; :mod:`django_tokenkit.outbox` makes every process refuse
+what the outbox lists until it has been published.
 """
 
 from __future__ import annotations
@@ -25,16 +31,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
-from django_tokenkit import lease
+from django_tokenkit import lease, outbox
 from django_tokenkit.conf import tokenkit_settings
-from django_tokenkit.models import BlacklistedToken, Session
+from django_tokenkit.models import BlacklistedToken, PendingRevocation, Session
 from django_tokenkit.tokens import Token
 
 logger = logging.getLogger(__name__)
@@ -42,8 +48,9 @@ logger = logging.getLogger(__name__)
 REVOKED = "r"
 ACTIVE = "a"
 #: How long an "active" state may be served from the cache before it is read
-#: again. Revocations overwrite it at once; this only bounds the damage if a
-#: revocation's cache write was lost while the cache was unreachable.
+#: again. Revocations overwrite it at once, and one whose cache write failed
+#: is refused through the outbox; this bounds what changes that bypass
+#: tokenkit (raw SQL on its tables) leave behind.
 ACTIVE_STATE_TIMEOUT = 300
 #: A floor for how long a "revoked" marker is kept, in seconds.
 MIN_REVOKED_TIMEOUT = 60
@@ -73,6 +80,7 @@ def token_key(jti: str) -> str:
 def warn_cache_unavailable(operation: str, error: BaseException) -> None:
     """Log that the cache failed, at most once per interval per process."""
     global _last_warning
+    outbox.note_cache_failure()
     now = time.monotonic()
     if now - _last_warning >= _WARNING_INTERVAL:
         _last_warning = now
@@ -121,6 +129,9 @@ def unrevoked_session_state(token: Token, found: dict[str, Any] | None = None) -
     """
     if found is None:
         found = fetch(lookup_keys(token))
+    unpublished = outbox.pending(cache_answered=found is not None, publish=publish)
+    if unpublished.revokes(token.sid, token.jti):
+        return None
     if found is None:
         state = _load_session_state(token.sid)
         return None if _state_revokes(state, token.jti) else state
@@ -128,7 +139,7 @@ def unrevoked_session_state(token: Token, found: dict[str, Any] | None = None) -
     if found.get(jti_key) == REVOKED:
         return None
     cached = found.get(sid_key)
-    if isinstance(cached, str):
+    if cached == REVOKED or (isinstance(cached, str) and unpublished.trusts_cache):
         state = cached
     else:
         state = _load_session_state(token.sid)
@@ -174,42 +185,38 @@ def _cache_add(key: str, value: str, timeout: int | None) -> None:
         warn_cache_unavailable("revocation cache fill", error)
 
 
-def publish_session_revocations(sessions: Iterable[tuple[str, datetime | None]]) -> None:
-    """Tell every process at once that these sessions are revoked.
+def publish(rows: Sequence[PendingRevocation]) -> bool:
+    """Write the cache markers of these revocations, announce them, clear the outbox.
 
-    Called after the database change committed. ``sessions`` holds
-    ``(sid, expires_at)`` pairs; each marker lives until its session's cap.
+    Called after the revocations committed, and again by any process that
+    finds them still in the outbox (:mod:`django_tokenkit.outbox`): writing a
+    marker twice is harmless. Returns False when the cache could not be
+    reached; the rows then stay in the outbox and every process keeps
+    refusing what they revoke until one of them publishes it.
     """
-    keys = []
+    keys: list[str] = []
     try:
         cache = get_cache()
-        for sid, expires_at in sessions:
-            cache.set(session_key(sid), REVOKED, timeout=_revoked_timeout(expires_at))
-            keys.append(session_key(sid))
-    except Exception as error:
+        for row in rows:
+            timeout = _revoked_timeout(row.expires_at)
+            if row.kind == PendingRevocation.Kind.SESSION:
+                cache.set(session_key(row.identifier), REVOKED, timeout=timeout)
+                keys.append(session_key(row.identifier))
+                continue
+            cache.set(token_key(row.identifier), REVOKED, timeout=timeout)
+            keys.append(token_key(row.identifier))
+            if row.sid:
+                # The session's state lists its revoked token ids; have it re-read.
+                cache.delete(session_key(row.sid))
+                keys.append(session_key(row.sid))
+    except Exception as error:  # any backend's connection error
         warn_cache_unavailable("revocation publish", error)
         logger.error(
-            "tokenkit could not publish a session revocation to the cache; processes that "
-            "cached the session as active keep accepting its access tokens for up to %s s.",
-            ACTIVE_STATE_TIMEOUT,
+            "tokenkit could not publish %d revocation(s) to the cache; they stay in the "
+            "outbox, and every process refuses them until one can publish them.",
+            len(rows),
         )
+        return False
     lease.announce(keys)
-
-
-def publish_token_revocation(jti: str, sid: str | None, expires_at: datetime) -> None:
-    """Tell every process at once that the single token ``jti`` is revoked."""
-    try:
-        cache = get_cache()
-        cache.set(token_key(jti), REVOKED, timeout=_revoked_timeout(expires_at))
-        if sid is not None:
-            # The session's state lists its revoked token ids; have it re-read.
-            cache.delete(session_key(sid))
-        lease.announce([token_key(jti)] if sid is None else [token_key(jti), session_key(sid)])
-    except Exception as error:
-        warn_cache_unavailable("revocation publish", error)
-        logger.error(
-            "tokenkit could not publish the revocation of token %s to the cache; processes "
-            "that cached its session as active keep accepting it for up to %s s.",
-            jti,
-            ACTIVE_STATE_TIMEOUT,
-        )
+    outbox.discard(rows)
+    return True

@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import locks, revocation, signals, tokens, users
+from django_tokenkit import locks, outbox, revocation, signals, tokens, users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     ServiceUnavailable,
@@ -34,6 +34,7 @@ from django_tokenkit.exceptions import (
 from django_tokenkit.models import (
     BlacklistedToken,
     IssuedToken,
+    PendingRevocation,
     RevokeReason,
     Session,
     TokenType,
@@ -217,7 +218,10 @@ def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
         raise ServiceUnavailable() from error
     if isinstance(outcome, _Reused):
         session = outcome.session
-        transaction.on_commit(lambda: _after_session_revocations([session], RevokeReason.REUSE))
+        unpublished = outcome.unpublished
+        transaction.on_commit(
+            lambda: _after_session_revocations([session], RevokeReason.REUSE, unpublished)
+        )
         logger.warning(
             "tokenkit refresh token reuse: jti %s of session %s (user %s) was presented "
             "after its grace period; the session is revoked.",
@@ -245,6 +249,7 @@ class _Reused:
     """Internal: a retired token came back after its grace period; ``session`` is revoked."""
 
     session: Session
+    unpublished: list[PendingRevocation]
 
 
 def _refresh_in_transaction(
@@ -307,8 +312,8 @@ def _replay_or_reuse(
     successor = record.replaced_by
     within_grace = now - record.rotated_at <= tokenkit_settings.refresh_grace_period
     if successor is None or not within_grace:
-        _revoke_sessions_in_db([session], RevokeReason.REUSE, now)
-        return _Reused(session)
+        _, unpublished = _revoke_sessions_in_db([session], RevokeReason.REUSE, now)
+        return _Reused(session, unpublished)
     # If the successor was itself rotated meanwhile (a fast client refreshed
     # again within the grace period), hand out the live pair at the head of
     # the chain: a retired successor would soon count as reused.
@@ -346,11 +351,16 @@ def _check_session_usable(session: Session, now: datetime) -> None:
 
 def _revoke_sessions_in_db(
     sessions: Iterable[Session], reason: str, now: datetime
-) -> list[Session]:
-    """Mark the still-active ones revoked; return those this call revoked."""
+) -> tuple[list[Session], list[PendingRevocation]]:
+    """Mark the still-active ones revoked, in the caller's transaction.
+
+    Returns the sessions this call revoked and their outbox rows, which
+    :func:`_after_session_revocations` publishes once the transaction
+    committed (see :mod:`django_tokenkit.outbox`).
+    """
     candidates = [session for session in sessions if session.revoked_at is None]
     if not candidates:
-        return []
+        return [], []
     ids = [session.pk for session in candidates]
     Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
         revoked_at=now, revoke_reason=reason
@@ -359,13 +369,16 @@ def _revoke_sessions_in_db(
     for session in candidates:
         session.revoked_at = now
         session.revoke_reason = reason
-    return candidates
-
-
-def _after_session_revocations(sessions: list[Session], reason: str) -> None:
-    revocation.publish_session_revocations(
-        (session.sid, session.expires_at) for session in sessions
+    unpublished = outbox.record(
+        outbox.for_session(session.sid, session.expires_at) for session in candidates
     )
+    return candidates, unpublished
+
+
+def _after_session_revocations(
+    sessions: list[Session], reason: str, unpublished: list[PendingRevocation]
+) -> None:
+    revocation.publish(unpublished)
     for session in sessions:
         signals.token_revoked.send(
             sender=Session,
@@ -389,9 +402,9 @@ def revoke_sessions(sessions: Iterable[Session], reason: str) -> int:
                 pk__in=[session.pk for session in sessions], revoked_at__isnull=True
             )
         )
-        revoked = _revoke_sessions_in_db(locked, reason, now)
+        revoked, unpublished = _revoke_sessions_in_db(locked, reason, now)
     if revoked:
-        transaction.on_commit(lambda: _after_session_revocations(revoked, reason))
+        transaction.on_commit(lambda: _after_session_revocations(revoked, reason, unpublished))
     return len(revoked)
 
 
@@ -455,10 +468,15 @@ def revoke_token(token: Token, reason: str) -> bool:
             IssuedToken.objects.filter(jti=token.jti, revoked_at__isnull=True).update(
                 revoked_at=timezone.now()
             )
+        unpublished = (
+            outbox.record([outbox.for_token(token.jti, token.sid, token.expires_at)])
+            if created
+            else []
+        )
     if created:
 
         def publish() -> None:
-            revocation.publish_token_revocation(token.jti, token.sid, token.expires_at)
+            revocation.publish(unpublished)
             signals.token_revoked.send(
                 sender=BlacklistedToken,
                 unit="token",
@@ -580,9 +598,15 @@ def _from_timestamp(value: Any) -> datetime:
 # --- maintenance ------------------------------------------------------------
 
 #: What :func:`flush_expired` deletes, in the order it deletes them.
-FLUSH_KINDS = ("issued tokens", "blacklisted tokens", "sessions", "revoked sessions")
+FLUSH_KINDS = (
+    "issued tokens",
+    "blacklisted tokens",
+    "sessions",
+    "revoked sessions",
+    "pending revocations",
+)
 
-_Flushable = type[IssuedToken] | type[BlacklistedToken] | type[Session]
+_Flushable = type[IssuedToken] | type[BlacklistedToken] | type[Session] | type[PendingRevocation]
 
 
 @dataclass(frozen=True)
@@ -622,6 +646,10 @@ def _flush_rules(now: datetime) -> list[tuple[str, _Flushable, dict[str, Any], d
     as long as a client might still present one of its tokens and ask why it
     was refused. The two session kinds are disjoint, so a dry run's counts
     are exactly what a run deletes.
+
+    - An outbox row (a revocation the cache never learned of, because it was
+      unreachable for the whole life of what was revoked) goes after its
+      ``expires_at``: nothing it revokes can be presented any more.
     """
     cutoff = now - tokenkit_settings.leeway
     revoked_cutoff = cutoff - tokenkit_settings.access_token_lifetime
@@ -635,6 +663,7 @@ def _flush_rules(now: datetime) -> list[tuple[str, _Flushable, dict[str, Any], d
             {"revoked_at__lt": revoked_cutoff, "expires_at__gte": cutoff},
             {"tokens__expires_at__gte": cutoff},
         ),
+        ("pending revocations", PendingRevocation, {"expires_at__lt": cutoff}, {}),
     ]
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from django_tokenkit import tokens
+from django_tokenkit import outbox, tokens
 from tests.e2e import SharedServices, shared_services
 
 PASSWORD = "correct horse battery staple"
@@ -30,6 +30,14 @@ def _forget_verified_tokens() -> Iterator[None]:
     tokens.forget_verified_tokens()
     yield
     tokens.forget_verified_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _forget_outbox_reads() -> Iterator[None]:
+    """Each test starts in the steady state: the outbox read a moment ago, empty."""
+    outbox.forget(read_at=outbox.clock())
+    yield
+    outbox.forget()
 
 
 @pytest.fixture

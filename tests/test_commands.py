@@ -163,7 +163,8 @@ def test_flush_live_rows_all_kept(frozen: Any, user: Any) -> None:
     assert (Session.objects.count(), IssuedToken.objects.count()) == (1, 1)
     assert BlacklistedToken.objects.count() == 1
     assert output == (
-        "Deleted 0 issued tokens, 0 blacklisted tokens, 0 sessions, 0 revoked sessions.\n"
+        "Deleted 0 issued tokens, 0 blacklisted tokens, 0 sessions, 0 revoked sessions, "
+        "0 pending revocations.\n"
     )
 
 
@@ -223,7 +224,8 @@ def test_flush_batch_size_two_prints_progress_per_batch(frozen: Any, user: Any) 
         "sessions: deleted 2 (total 4)",
         "sessions: deleted 2 (total 6)",
         "sessions: deleted 1 (total 7)",
-        "Deleted 0 issued tokens, 0 blacklisted tokens, 7 sessions, 0 revoked sessions.",
+        "Deleted 0 issued tokens, 0 blacklisted tokens, 7 sessions, 0 revoked sessions, "
+        "0 pending revocations.",
     ]
     assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
 
@@ -243,7 +245,7 @@ def test_flush_deletes_by_primary_key_batches_never_more_than_a_batch(
     statements = [query["sql"] for query in queries.captured_queries]
     selects = [sql for sql in statements if sql.startswith("SELECT") and "LIMIT" in sql]
     # Per kind: batches of 3, 3 and 1 (a short batch ends the kind).
-    assert len(selects) == 3 + 3 + 3 + 1  # revoked sessions: one empty select
+    assert len(selects) == 3 + 3 + 3 + 1 + 1  # revoked sessions, pending revocations: empty
     assert all(re.search(r"LIMIT 3\b", sql) for sql in selects)
     for sql in statements:
         if sql.startswith(("DELETE", "UPDATE")) or (
@@ -267,7 +269,7 @@ def test_flush_dry_run_counts_and_deletes_nothing(frozen: Any, user: Any) -> Non
 
     assert output == (
         "Dry run, nothing deleted. Would delete 1 issued tokens, 1 blacklisted tokens, "
-        "1 sessions, 1 revoked sessions.\n"
+        "1 sessions, 1 revoked sessions, 0 pending revocations.\n"
     )
     assert (Session.objects.count(), IssuedToken.objects.count()) == (2, 1)
     assert BlacklistedToken.objects.count() == 1
@@ -286,7 +288,8 @@ def test_flush_run_twice_second_run_deletes_nothing(frozen: Any, user: Any) -> N
     second = run("tokenkit_flush")
 
     assert second == (
-        "Deleted 0 issued tokens, 0 blacklisted tokens, 0 sessions, 0 revoked sessions.\n"
+        "Deleted 0 issued tokens, 0 blacklisted tokens, 0 sessions, 0 revoked sessions, "
+        "0 pending revocations.\n"
     )
     assert Session.objects.count() == 1
 

@@ -20,6 +20,7 @@ DURATION_PROPERTIES = {
     "SESSION_MAX_LIFETIME": "session_max_lifetime",
     "SESSION_IDLE_TIMEOUT": "session_idle_timeout",
     "REVOCATION_LEASE": "revocation_lease",
+    "REVOCATION_OUTBOX_INTERVAL": "revocation_outbox_interval",
     "REFRESH_GRACE_PERIOD": "refresh_grace_period",
     "LEEWAY": "leeway",
 }
