@@ -284,12 +284,18 @@ def _stop(server: Server) -> None:
 
 @contextmanager
 def running_servers(
-    env: dict[str, str], workdir: Path, *, count: int = 1, workers: int = 1
+    env: dict[str, str],
+    workdir: Path,
+    *,
+    count: int = 1,
+    workers: int = 1,
+    per_server: Sequence[dict[str, str]] = (),
 ) -> Iterator[list[Server]]:
     """Start ``count`` gunicorn servers of the example project; stop them on exit.
 
     Each has ``workers`` sync workers on a free port of 127.0.0.1 and logs
-    to its own directory under ``workdir``. All are started before any is
+    to its own directory under ``workdir``. ``per_server[i]``, when given, is
+    added to server ``i``'s environment. All are started before any is
     waited for, so they boot in parallel; on leaving the block (or a failed
     start) every one is stopped, workers included.
     """
@@ -298,7 +304,8 @@ def running_servers(
         for index in range(count):
             directory = workdir / f"server{index}"
             directory.mkdir(parents=True, exist_ok=True)
-            server = _start_gunicorn(env, directory, workers)
+            own_env = {**env, **(per_server[index] if index < len(per_server) else {})}
+            server = _start_gunicorn(own_env, directory, workers)
             stack.callback(_stop, server)
             servers.append(server)
         deadline = time.monotonic() + SERVER_START_DEADLINE
