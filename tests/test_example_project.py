@@ -160,11 +160,31 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
 
 
 @pytest.mark.parametrize(
+    ("debug", "secure"), [("1", False), ("0", True)], ids=["debug-http", "production"]
+)
+def test_example_settings_refresh_cookie_variable_turns_cookie_mode_on(
+    database: Path, debug: str, secure: bool
+) -> None:
+    env = example_env(database, TOKENKIT_REFRESH_COOKIE="1", DJANGO_DEBUG=debug)
+
+    tokenkit = settings_value(env, "settings.TOKENKIT")
+
+    assert tokenkit == {"REFRESH_COOKIE": True, "REFRESH_COOKIE_SECURE": secure}
+
+
+def test_example_settings_refresh_cookie_variable_zero_leaves_cookie_off(database: Path) -> None:
+    env = example_env(database, TOKENKIT_REFRESH_COOKIE="0")
+
+    assert settings_value(env, "settings.TOKENKIT") == {}
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("TOKENKIT_ACCESS_TOKEN_LIFETIME", "15m"),
         ("TOKENKIT_LEEWAY", "1.5"),
         ("TOKENKIT_REVOCATION_LEASE_MS", "0.05"),
+        ("TOKENKIT_REFRESH_COOKIE", "yes please"),
         ("DJANGO_DEBUG", "maybe"),
     ],
 )

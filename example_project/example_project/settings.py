@@ -21,7 +21,10 @@ environment (SPEC section 7); those variable names are a public contract:
     integer milliseconds; turns on the revocation lease (``REVOCATION_LEASE``),
     which needs ``REDIS_URL``.
 ``TOKENKIT_REFRESH_COOKIE``
-    ``0``/``1``; reserved for the refresh cookie (not wired yet, see below).
+    ``0``/``1`` (default ``0``); ``1`` turns on the refresh cookie
+    (``REFRESH_COOKIE``): login and refresh put the refresh token in an
+    HttpOnly cookie instead of the body. The cookie is ``Secure`` unless
+    ``DJANGO_DEBUG`` is on, so that ``make demo`` works over plain http.
 ``DJANGO_DEBUG`` (``0``/``1``, default ``1``), ``DJANGO_ALLOWED_HOSTS``
 (comma-separated, default ``127.0.0.1,localhost``), ``DJANGO_SECRET_KEY``
     the usual.
@@ -192,9 +195,11 @@ if os.environ.get("TOKENKIT_LOGIN_RATE"):
 _lease_ms = _env_int("TOKENKIT_REVOCATION_LEASE_MS")
 if _lease_ms is not None:
     TOKENKIT["REVOCATION_LEASE"] = _lease_ms / 1000
-# TODO(refresh cookie): when the package grows TOKENKIT["REFRESH_COOKIE"], set
-# it to True only when TOKENKIT_REFRESH_COOKIE == "1" (off by default, SPEC
-# section 7). Setting it now would trip the unknown-key system check.
+if _env_bool("TOKENKIT_REFRESH_COOKIE", default=False):
+    TOKENKIT["REFRESH_COOKIE"] = True
+    # A browser never sends a Secure cookie back over http://127.0.0.1:8000,
+    # where `make demo` serves with DEBUG on; anywhere else it must be Secure.
+    TOKENKIT["REFRESH_COOKIE_SECURE"] = not DEBUG
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
