@@ -2,14 +2,16 @@
 
 ``tests/test_example_project.py`` serves the demo as ``make demo`` starts it;
 these start it as a person switching features on would: with the refresh
-cookie (``TOKENKIT_REFRESH_COOKIE=1``), on a throwaway SQLite database,
-driven over real HTTP.
+cookie (``TOKENKIT_REFRESH_COOKIE=1``) and with ``DJANGO_DEBUG=0``, each on a
+throwaway SQLite database, driven over real HTTP.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 import requests
@@ -103,3 +105,42 @@ def test_example_server_refresh_cookie_mode_refuses_cross_site_login(
         assert response.status_code == 403, response.text
         assert response.json()["code"] == "csrf_failed"
         assert COOKIE not in set_cookies(response)
+
+
+def _fail_note_inserts(database: Path) -> None:
+    """A real database fault the demo does not handle: a trigger that aborts inserts."""
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TRIGGER fail_note_insert BEFORE INSERT ON notes_note "
+            "BEGIN SELECT RAISE(ABORT, 'note storage is failing'); END"
+        )
+    connection.close()
+
+
+@pytest.mark.e2e
+def test_example_server_debug_off_logs_500_traceback_without_token(tmp_path: Path) -> None:
+    """With DJANGO_DEBUG=0 an unexpected error leaves a traceback in the server's log."""
+    database = tmp_path / "db.sqlite3"
+    env = example_env(database, DJANGO_DEBUG="0", TOKENKIT_LOGIN_RATE="1000/min")
+    seed_users(env)
+    _fail_note_inserts(database)
+    with running_servers(env, tmp_path) as (server,):
+        access = server.login("demo", "demo-password")["access"]
+
+        response = requests.post(
+            server.url("/api/notes/"),
+            json={"title": "t", "body": "b"},
+            headers=bearer(access),
+            timeout=HTTP_TIMEOUT,
+        )
+
+        assert response.status_code == 500
+        assert access not in response.text  # DEBUG off: no technical page
+        log = server.log.read_text(errors="replace")
+        assert "ERROR django.request" in log
+        assert "Internal Server Error: /api/notes/" in log
+        assert "Traceback (most recent call last)" in log
+        assert "note storage is failing" in log
+        for secret in (access, access.rsplit(".", 1)[-1], CREDENTIALS["password"]):
+            assert secret not in log
+            assert secret not in server.access_log.read_text(errors="replace")

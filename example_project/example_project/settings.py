@@ -216,13 +216,36 @@ USE_TZ = True
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Show the package's log lines (logins refused, refresh-token reuse, cache
-# trouble) in the demo's console, where a person trying it out looks.
-LOGGING = {
+# Where an operator looks: stderr, which runserver, gunicorn, systemd and
+# containers all collect. Django's own default sends request errors nowhere
+# with DEBUG off (its console handler only speaks under DEBUG, and
+# mail_admins needs ADMINS), so a 500 left no traceback. The formatter shows
+# no request attributes: nothing of the request's headers (Authorization,
+# Cookie) reaches the log, and tokenkit never logs a token itself.
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+        },
+    },
     "loggers": {
-        "django_tokenkit": {"handlers": ["console"], "level": "INFO"},
+        # Replaces Django's handlers for "django", mail_admins included: its
+        # AdminEmailHandler mails the request's META, Authorization header and
+        # all, to whoever is in ADMINS.
+        "django": {"handlers": ["console"], "level": "INFO" if DEBUG else "WARNING"},
+        # A 500 is logged at ERROR with its traceback. Each 4xx is a WARNING,
+        # worth seeing while trying the demo, noise in production (the access
+        # log has them). "django.server", runserver's request log, keeps
+        # Django's own stderr handler.
+        "django.request": {"level": "WARNING" if DEBUG else "ERROR"},
+        # Logins refused, refresh-token reuse, cache trouble.
+        "django_tokenkit": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
