@@ -126,9 +126,19 @@ class TokenkitAPIView(APIView):
 
 
 class TokenObtainView(TokenkitAPIView):
-    """``POST token/``: exchange credentials for a pair and start a session."""
+    """``POST token/``: exchange credentials for a pair and start a session.
+
+    In cookie mode the login is CSRF-protected before anything else runs
+    (see :func:`django_tokenkit.cookies.enforce_login_csrf`), so a forged
+    login spends no throttle slot and never reaches ``authenticate()``.
+    """
 
     throttle_classes = [LoginRateThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST" and cookies.enabled():
+            cookies.enforce_login_csrf(request._request)
+        super().initial(request, *args, **kwargs)
 
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)

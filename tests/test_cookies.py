@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from django_tokenkit import tokens
+from django_tokenkit.models import Session
 from tests.conftest import PASSWORD
 
 COOKIE = "tokenkit_refresh"
@@ -31,6 +35,28 @@ def browser(cookie_mode: None, user: Any) -> APIClient:
 
 def csrf_header(client: APIClient) -> dict[str, str]:
     return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
+
+
+CREDENTIALS = {"username": "alice", "password": PASSWORD}
+ATTACKER = "https://attacker.example"
+
+# The three bodies an HTML form on another site can submit: (content type, body).
+FORM_BODIES = {
+    "urlencoded": ("application/x-www-form-urlencoded", urlencode(CREDENTIALS)),
+    "multipart": (None, CREDENTIALS),  # the test client's default encoding
+    # enctype="text/plain" with a field named '{"username": ...,"x": "' (the classic trick).
+    "text-plain": ("text/plain", json.dumps(CREDENTIALS)),
+}
+
+
+def post_login(client: Client, content_type: str | None, body: Any, **headers: str) -> Any:
+    if content_type is None:
+        return client.post("/api/auth/token/", body, **headers)
+    return client.post("/api/auth/token/", body, content_type=content_type, **headers)
+
+
+def json_login(client: Client, **headers: str) -> Any:
+    return post_login(client, "application/json", json.dumps(CREDENTIALS), **headers)
 
 
 def test_login_cookie_mode_sets_httponly_secure_cookie_and_omits_refresh(
@@ -145,3 +171,115 @@ def test_refresh_without_cookie_mode_ignores_cookie(browser: APIClient, settings
     settings.TOKENKIT = {**settings.TOKENKIT, "REFRESH_COOKIE": False}
     response = browser.post("/api/auth/token/refresh/", {}, format="json", **csrf_header(browser))
     assert response.status_code == 400
+
+
+# --- login CSRF (issue 10, item 7) ----------------------------------------------
+
+
+@pytest.mark.parametrize("origin", [ATTACKER, None], ids=["cross-site", "no-origin"])
+@pytest.mark.parametrize("kind", sorted(FORM_BODIES))
+def test_login_cookie_mode_form_body_is_forbidden_and_sets_no_cookie(
+    cookie_mode: None, user: Any, kind: str, origin: str | None
+) -> None:
+    """A cross-site form post cannot log the visitor in to the attacker's account."""
+    content_type, body = FORM_BODIES[kind]
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+
+    response = post_login(Client(enforce_csrf_checks=True), content_type, body, **headers)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+    assert COOKIE not in response.cookies
+    assert not Session.objects.exists()
+
+
+def test_login_cookie_mode_without_content_type_is_forbidden(cookie_mode: None, user: Any) -> None:
+    """A no-cors ``fetch`` of an untyped Blob sends no Content-Type at all."""
+    response = Client(enforce_csrf_checks=True).generic(
+        "POST", "/api/auth/token/", json.dumps(CREDENTIALS), content_type=""
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+    assert COOKIE not in response.cookies
+
+
+@pytest.mark.parametrize("origin", [ATTACKER, "null", "https://testserver"])
+def test_login_cookie_mode_json_from_foreign_origin_is_forbidden(
+    cookie_mode: None, user: Any, origin: str
+) -> None:
+    """A JSON login from a page the API does not trust (CORS let it through, say)."""
+    response = json_login(Client(enforce_csrf_checks=True), HTTP_ORIGIN=origin)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+    assert COOKIE not in response.cookies
+    assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize("origin", ["http://testserver", None], ids=["same-origin", "no-origin"])
+def test_login_cookie_mode_same_origin_json_sets_cookie(
+    cookie_mode: None, user: Any, origin: str | None
+) -> None:
+    """The single-page app's first login: one JSON POST, no csrftoken yet."""
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+
+    response = json_login(Client(enforce_csrf_checks=True), **headers)
+
+    assert response.status_code == 200
+    assert "refresh" not in response.json()
+    assert tokens.decode(response.cookies[COOKIE].value, tokens.REFRESH).sid
+
+
+def test_login_cookie_mode_json_from_trusted_origin_sets_cookie(
+    cookie_mode: None, user: Any, settings: Any
+) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example"]
+
+    response = json_login(Client(enforce_csrf_checks=True), HTTP_ORIGIN="https://app.example")
+
+    assert response.status_code == 200
+    assert COOKIE in response.cookies
+
+
+def test_login_cookie_mode_with_csrf_cookie_needs_csrf_header(browser: APIClient) -> None:
+    """Once the browser holds csrftoken, login gets Django's full check, as refresh does."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies = browser.cookies
+    same_origin = {"HTTP_ORIGIN": "http://testserver"}
+
+    refused = json_login(client, **same_origin)
+    accepted = json_login(
+        client, **same_origin, HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value
+    )
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "csrf_failed"
+    assert COOKIE not in refused.cookies
+    assert accepted.status_code == 200
+    assert COOKIE in accepted.cookies
+
+
+def test_login_cookie_mode_get_is_still_405(cookie_mode: None, db: Any) -> None:
+    response = Client(enforce_csrf_checks=True).get("/api/auth/token/")
+
+    assert response.status_code == 405
+
+
+def test_login_without_cookie_mode_accepts_form_unchanged(user: Any) -> None:
+    """Outside cookie mode nothing is planted in the browser, so a form still logs in."""
+    content_type, body = FORM_BODIES["urlencoded"]
+
+    response = post_login(Client(enforce_csrf_checks=True), content_type, body)
+
+    assert response.status_code == 200
+    assert "refresh" in response.json()
+    assert COOKIE not in response.cookies
+
+
+def test_login_without_cookie_mode_ignores_origin(user: Any) -> None:
+    response = json_login(Client(enforce_csrf_checks=True), HTTP_ORIGIN=ATTACKER)
+
+    assert response.status_code == 200
+    assert "refresh" in response.json()
+    assert COOKIE not in response.cookies

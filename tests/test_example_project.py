@@ -160,11 +160,59 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
 
 
 @pytest.mark.parametrize(
+    ("debug", "secure"), [("1", False), ("0", True)], ids=["debug-http", "production"]
+)
+def test_example_settings_refresh_cookie_variable_turns_cookie_mode_on(
+    database: Path, debug: str, secure: bool
+) -> None:
+    env = example_env(database, TOKENKIT_REFRESH_COOKIE="1", DJANGO_DEBUG=debug)
+
+    tokenkit = settings_value(env, "settings.TOKENKIT")
+
+    assert tokenkit == {"REFRESH_COOKIE": True, "REFRESH_COOKIE_SECURE": secure}
+
+
+def test_example_settings_refresh_cookie_variable_zero_leaves_cookie_off(database: Path) -> None:
+    env = example_env(database, TOKENKIT_REFRESH_COOKIE="0")
+
+    assert settings_value(env, "settings.TOKENKIT") == {}
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_example_settings_logging_sends_errors_to_stderr_never_mail(
+    database: Path, debug: str
+) -> None:
+    """Request errors reach stderr whatever DEBUG is, and never Django's admin mail."""
+    env = example_env(database, DJANGO_DEBUG=debug)
+    code = (
+        "import json, logging\n"
+        "def chain(name):\n"
+        "    logger, found = logging.getLogger(name), []\n"
+        "    while logger:\n"
+        "        found += [[type(h).__name__, getattr(getattr(h, 'stream', None), 'name', None)]"
+        " for h in logger.handlers]\n"
+        "        logger = logger.parent if logger.propagate else None\n"
+        "    return found\n"
+        "print(json.dumps({name: [logging.getLogger(name).isEnabledFor(logging.ERROR), chain(name)]"
+        " for name in ('django.request', 'django_tokenkit')}))"
+    )
+
+    result = manage(env, "shell", "-c", code)
+
+    stderr_only = [True, [["StreamHandler", "<stderr>"]]]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "django.request": stderr_only,
+        "django_tokenkit": stderr_only,
+    }
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("TOKENKIT_ACCESS_TOKEN_LIFETIME", "15m"),
         ("TOKENKIT_LEEWAY", "1.5"),
         ("TOKENKIT_REVOCATION_LEASE_MS", "0.05"),
+        ("TOKENKIT_REFRESH_COOKIE", "yes please"),
         ("DJANGO_DEBUG", "maybe"),
     ],
 )

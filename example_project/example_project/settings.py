@@ -21,7 +21,10 @@ environment (SPEC section 7); those variable names are a public contract:
     integer milliseconds; turns on the revocation lease (``REVOCATION_LEASE``),
     which needs ``REDIS_URL``.
 ``TOKENKIT_REFRESH_COOKIE``
-    ``0``/``1``; reserved for the refresh cookie (not wired yet, see below).
+    ``0``/``1`` (default ``0``); ``1`` turns on the refresh cookie
+    (``REFRESH_COOKIE``): login and refresh put the refresh token in an
+    HttpOnly cookie instead of the body. The cookie is ``Secure`` unless
+    ``DJANGO_DEBUG`` is on, so that ``make demo`` works over plain http.
 ``DJANGO_DEBUG`` (``0``/``1``, default ``1``), ``DJANGO_ALLOWED_HOSTS``
 (comma-separated, default ``127.0.0.1,localhost``), ``DJANGO_SECRET_KEY``
     the usual.
@@ -192,9 +195,11 @@ if os.environ.get("TOKENKIT_LOGIN_RATE"):
 _lease_ms = _env_int("TOKENKIT_REVOCATION_LEASE_MS")
 if _lease_ms is not None:
     TOKENKIT["REVOCATION_LEASE"] = _lease_ms / 1000
-# TODO(refresh cookie): when the package grows TOKENKIT["REFRESH_COOKIE"], set
-# it to True only when TOKENKIT_REFRESH_COOKIE == "1" (off by default, SPEC
-# section 7). Setting it now would trip the unknown-key system check.
+if _env_bool("TOKENKIT_REFRESH_COOKIE", default=False):
+    TOKENKIT["REFRESH_COOKIE"] = True
+    # A browser never sends a Secure cookie back over http://127.0.0.1:8000,
+    # where `make demo` serves with DEBUG on; anywhere else it must be Secure.
+    TOKENKIT["REFRESH_COOKIE_SECURE"] = not DEBUG
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -211,13 +216,36 @@ USE_TZ = True
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Show the package's log lines (logins refused, refresh-token reuse, cache
-# trouble) in the demo's console, where a person trying it out looks.
-LOGGING = {
+# Where an operator looks: stderr, which runserver, gunicorn, systemd and
+# containers all collect. Django's own default sends request errors nowhere
+# with DEBUG off (its console handler only speaks under DEBUG, and
+# mail_admins needs ADMINS), so a 500 left no traceback. The formatter shows
+# no request attributes: nothing of the request's headers (Authorization,
+# Cookie) reaches the log, and tokenkit never logs a token itself.
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+        },
+    },
     "loggers": {
-        "django_tokenkit": {"handlers": ["console"], "level": "INFO"},
+        # Replaces Django's handlers for "django", mail_admins included: its
+        # AdminEmailHandler mails the request's META, Authorization header and
+        # all, to whoever is in ADMINS.
+        "django": {"handlers": ["console"], "level": "INFO" if DEBUG else "WARNING"},
+        # A 500 is logged at ERROR with its traceback. Each 4xx is a WARNING,
+        # worth seeing while trying the demo, noise in production (the access
+        # log has them). "django.server", runserver's request log, keeps
+        # Django's own stderr handler.
+        "django.request": {"level": "WARNING" if DEBUG else "ERROR"},
+        # Logins refused, refresh-token reuse, cache trouble.
+        "django_tokenkit": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
