@@ -31,6 +31,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
@@ -55,7 +56,7 @@ from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_tokenkit import services
+from django_tokenkit import services, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
 
 _M = TypeVar("_M", bound=models.Model)
@@ -347,28 +348,69 @@ class SessionFilter(_ByIdFilter):
 # --- search ---------------------------------------------------------------------
 
 
-def search_terms(search_term: str) -> list[str]:
-    """The words of a search, quoted phrases kept whole, as Django's admin splits them."""
-    terms = []
-    for bit in smart_split(search_term):
+#: The most words a search uses; the rest are ignored, and the page says so.
+MAX_SEARCH_TERMS = 5
+#: The most characters of a word a search uses: the longest email address
+#: Django's ``EmailField`` stores.
+MAX_SEARCH_TERM_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """The words of a search, within :data:`MAX_SEARCH_TERMS` and :data:`MAX_SEARCH_TERM_LENGTH`."""
+
+    words: tuple[str, ...]
+    #: True when words were dropped or cut to fit the bounds.
+    bounded: bool
+
+
+def search_terms(search_term: str) -> SearchTerms:
+    """The words of a search, quoted phrases kept whole, as Django's admin splits them.
+
+    Only the first :data:`MAX_SEARCH_TERMS` different words are kept, each
+    cut to :data:`MAX_SEARCH_TERM_LENGTH` characters: every word is one more
+    condition for the database to plan, so an unbounded search could keep a
+    worker busy for as long as the query string is long. NUL characters,
+    which no stored username, email or id contains, are dropped.
+    """
+    words: list[str] = []
+    bounded = False
+    # smart_split is lazy: the words past the bound are never split out.
+    for bit in smart_split(search_term.replace("\x00", "")):
         if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
             bit = unescape_string_literal(bit)
-        if bit:
-            terms.append(bit)
-    return terms
+        if len(bit) > MAX_SEARCH_TERM_LENGTH:
+            bit = bit[:MAX_SEARCH_TERM_LENGTH]
+            bounded = True
+        if not bit or bit in words:
+            continue  # a repeated word asks nothing more
+        if len(words) == MAX_SEARCH_TERMS:
+            bounded = True
+            break
+        words.append(bit)
+    return SearchTerms(tuple(words), bounded)
 
 
-def matching_users(term: str) -> QuerySet[Any]:
-    """Primary keys of users whose username or email contains ``term`` (a subquery)."""
+def matching_users(terms: Sequence[str]) -> QuerySet[Any]:
+    """Primary keys of users whose username or email contains every one of ``terms``.
+
+    One subquery however many terms there are, each term one ``AND``-ed
+    condition on the user table.
+    """
     user_model = get_user_model()
-    condition = Q(**{f"{user_model.USERNAME_FIELD}__icontains": term})
     email_field = user_model.get_email_field_name()
     try:
         user_model._meta.get_field(email_field)
     except FieldDoesNotExist:
-        pass
+        fields = [user_model.USERNAME_FIELD]
     else:
-        condition |= Q(**{f"{email_field}__icontains": term})
+        fields = list(dict.fromkeys([user_model.USERNAME_FIELD, email_field]))
+    condition = Q()
+    for term in terms:
+        any_field = Q()
+        for name in fields:
+            any_field |= Q(**{f"{name}__icontains": term})
+        condition &= any_field
     pks: QuerySet[Any] = user_model._default_manager.filter(condition).values("pk")
     return pks
 
@@ -554,6 +596,101 @@ class RevocationAdmin(_ModelAdmin[_M]):
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         raise PermissionDenied
+
+    # -- ids and search: what the URL and the forms send, checked before any query
+
+    def parse_object_id(self, object_id: str) -> Any | None:
+        """The primary key ``object_id`` spells, or None when no row can have it.
+
+        Ids arrive from URLs and forms: one that cannot be a key (a NUL byte,
+        which PostgreSQL refuses with an error, or a malformed UUID) must
+        read as "no such row" before it reaches the database.
+        """
+        raise NotImplementedError
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> _M | None:
+        """None for an id :meth:`parse_object_id` rejects, as for a missing row.
+
+        The change, history and revoke views then answer as Django's admin
+        does for a row that does not exist.
+        """
+        pk = self.model._meta.pk
+        assert pk is not None
+        if from_field in (None, pk.name, pk.attname) and self.parse_object_id(object_id) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # A NUL byte in a filter's value is a DataError on PostgreSQL. As an
+        # invalid lookup, Django's changelist redirects to "?e=1" instead.
+        if any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            raise IncorrectLookupParameters("A NUL character in the query string.")
+        return super().get_changelist_instance(request)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        """Run an action on the ticked rows, after dropping ids no row can have.
+
+        Django filters ``pk__in`` the ticked ids as sent, and a malformed
+        one fails in the database; dropped here, it selects nothing, like an
+        id whose row is gone.
+        """
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        well_formed = [pk for pk in selected if self.parse_object_id(pk) is not None]
+        if len(well_formed) != len(selected):
+            post = request.POST.copy()
+            post.setlist(helpers.ACTION_CHECKBOX_NAME, well_formed)
+            # The stubs type POST as immutable; the confirmation page and
+            # Django's action code read the ticked ids from it after this.
+            request.POST = post  # type: ignore[assignment]
+        return super().response_action(request, queryset, *args, **kwargs)
+
+    def filter_by_users(self, queryset: QuerySet[_M], users: QuerySet[Any]) -> QuerySet[_M]:
+        """Narrow ``queryset`` to the rows of ``users`` (a subquery of user pks)."""
+        narrowed: QuerySet[_M] = queryset.filter(user__in=users)
+        return narrowed
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[_M], bool]:
+        """Exact ids find their rows; the other words find users, all of them in one subquery.
+
+        A word that is the id of a row (one primary-key query for all the
+        words) finds that row; several such words find each of them. The
+        remaining words must all appear in the username or email of the
+        row's user. A ``LIKE`` on the session or token table, or an ``OR``
+        between ids and a user match, would make PostgreSQL read the whole
+        table; this way a search is an index lookup (the primary key, or the
+        user index), and its SQL has the same shape however many words were
+        typed: at most :data:`MAX_SEARCH_TERMS` are used (the page says when
+        words were ignored or cut).
+        """
+        terms = search_terms(search_term)
+        if terms.bounded:
+            self.message_user(
+                request,
+                _(
+                    "Only the first %(count)d words of a search are used, and the first "
+                    "%(length)d characters of each: the rest was ignored."
+                )
+                % {"count": MAX_SEARCH_TERMS, "length": MAX_SEARCH_TERM_LENGTH},
+                messages.WARNING,
+            )
+        parsed = {word: self.parse_object_id(word) for word in terms.words}
+        ids = [pk for pk in parsed.values() if pk is not None]
+        found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+        words = [word for word, pk in parsed.items() if pk is None or pk not in found]
+        if found:
+            queryset = queryset.filter(pk__in=found)
+        if words:
+            queryset = self.filter_by_users(queryset, matching_users(words))
+        return queryset, False
 
     # -- the detail page's revoke buttons
 
@@ -773,25 +910,11 @@ class SessionAdmin(RevocationAdmin[Session]):
         queryset: QuerySet[Session] = super().get_queryset(request).select_related("user")
         return queryset
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Session], bool]:
-        """An exact session id finds that session; anything else searches users.
-
-        A ``LIKE`` on the session table, or an ``OR`` between a session id
-        and a user match, would make PostgreSQL read every session; this way
-        each search is an index lookup (the primary key, or the user index).
-        """
-        for term in search_terms(search_term):
-            try:
-                sid = uuid.UUID(term)
-            except ValueError:
-                sid = None
-            if sid is not None and queryset.filter(pk=sid).exists():
-                queryset = queryset.filter(pk=sid)
-            else:
-                queryset = queryset.filter(user__in=matching_users(term))
-        return queryset, False
+    def parse_object_id(self, object_id: str) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(object_id)
+        except ValueError:
+            return None
 
     @admin.display(description=_("session"), ordering="id")
     def short_id(self, obj: Session) -> str:
@@ -949,18 +1072,17 @@ class IssuedTokenAdmin(RevocationAdmin[IssuedToken]):
         )
         return queryset
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[IssuedToken], bool]:
-        """An exact token id finds that token; anything else searches users (see SessionAdmin)."""
-        for term in search_terms(search_term):
-            if queryset.filter(pk=term).exists():
-                queryset = queryset.filter(pk=term)
-            else:
-                queryset = queryset.filter(
-                    session__in=Session.objects.filter(user__in=matching_users(term))
-                )
-        return queryset, False
+    def parse_object_id(self, object_id: str) -> str | None:
+        return object_id if tokens.is_well_formed_jti(object_id) else None
+
+    def filter_by_users(
+        self, queryset: QuerySet[IssuedToken], users: QuerySet[Any]
+    ) -> QuerySet[IssuedToken]:
+        # Through the session's user index, then the token's session index.
+        narrowed: QuerySet[IssuedToken] = queryset.filter(
+            session__in=Session.objects.filter(user__in=users)
+        )
+        return narrowed
 
     @admin.display(description=_("user"))
     def user_column(self, obj: IssuedToken) -> SafeString | str:
@@ -1136,16 +1258,8 @@ class BlacklistedTokenAdmin(RevocationAdmin[BlacklistedToken]):
         )
         return queryset
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[BlacklistedToken], bool]:
-        """An exact token id finds that entry; anything else searches users (see SessionAdmin)."""
-        for term in search_terms(search_term):
-            if queryset.filter(pk=term).exists():
-                queryset = queryset.filter(pk=term)
-            else:
-                queryset = queryset.filter(user__in=matching_users(term))
-        return queryset, False
+    def parse_object_id(self, object_id: str) -> str | None:
+        return object_id if tokens.is_well_formed_jti(object_id) else None
 
     @admin.display(description=_("user"))
     def user_column(self, obj: BlacklistedToken) -> SafeString | str:

@@ -101,8 +101,32 @@ class Token:
 
 
 def new_jti() -> str:
-    """A random token id: 128 bits, URL-safe."""
+    """A random token id: 128 bits, URL-safe (see :func:`is_well_formed_jti`)."""
     return secrets.token_urlsafe(16)
+
+
+#: The longest token id tokenkit stores: the length of every ``jti`` column.
+JTI_MAX_LENGTH = 64
+
+#: The base64url alphabet (RFC 4648 section 5) :func:`new_jti` draws from.
+_JTI_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def is_well_formed_jti(value: object) -> bool:
+    """Whether ``value`` can be the id of a token tokenkit recorded.
+
+    :func:`new_jti` makes 22 base64url characters; ids of 1 to
+    :data:`JTI_MAX_LENGTH` characters from that alphabet are accepted, which
+    also covers hex and UUID ids. Anything else (a NUL byte, which PostgreSQL
+    refuses outright, spaces, an id longer than the column) cannot name a
+    recorded token, so a caller that receives an id from outside (the admin,
+    a management command) answers "no such token" without a query.
+    """
+    return (
+        isinstance(value, str)
+        and len(value) <= JTI_MAX_LENGTH
+        and _JTI_CHARACTERS.fullmatch(value) is not None
+    )
 
 
 def encode(

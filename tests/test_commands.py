@@ -435,7 +435,7 @@ def test_revoke_user_username_preferred_over_pk(
     assert Session.objects.filter(user=user, revoked_at__isnull=True).count() == 1
 
 
-@pytest.mark.parametrize("identifier", ["nobody", "999999", ""])
+@pytest.mark.parametrize("identifier", ["nobody", "999999", "", "\x00", "alice\x00", "1\x00"])
 def test_revoke_user_unknown_raises_command_error(db: Any, identifier: str) -> None:
     with pytest.raises(CommandError, match="No user with username or primary key"):
         run("tokenkit_revoke", "--user", identifier)
@@ -491,6 +491,8 @@ def test_revoke_session_twice_says_already_revoked_and_signals_once(
     [
         ("not-a-uuid", "is not a session id"),
         ("", "is not a session id"),
+        ("\x00", "is not a session id"),
+        (f"{uuid.uuid4()}\x00", "is not a session id"),
         (str(uuid.uuid4()), "No session"),
     ],
 )
@@ -583,10 +585,20 @@ def test_revoke_jti_unknown_raises_command_error_pointing_to_session(
 ) -> None:
     login(api_client)
 
-    for jti in ("no-such-token", ""):
-        with pytest.raises(CommandError, match="--session"):
-            run("tokenkit_revoke", f"--jti={jti}")
+    with pytest.raises(CommandError, match="--session"):
+        run("tokenkit_revoke", "--jti=no-such-token")
     assert not BlacklistedToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "jti", ["", "\x00", "abc\x00def", "two words", "a" * 65, "é" * 22, "a/b", "a\n"]
+)
+def test_revoke_jti_malformed_raises_command_error_before_any_query(
+    user: Any, jti: str, django_assert_num_queries: Any, revocations: list[dict[str, Any]]
+) -> None:
+    with django_assert_num_queries(0), pytest.raises(CommandError, match="is not a token id"):
+        run("tokenkit_revoke", f"--jti={jti}")
+    assert revocations == []
 
 
 def test_revoke_jti_sliding_renewal_not_on_record_raises_command_error(

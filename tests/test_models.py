@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.apps import apps
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -92,3 +93,34 @@ def test_models_store_no_raw_token(api_client: APIClient, user: Any) -> None:
         signature = raw.rsplit(".", 1)[1]
         assert raw not in stored
         assert signature not in stored
+
+
+# --- the token id format (tokens.is_well_formed_jti) ---------------------------------
+
+
+def test_jti_columns_hold_the_longest_well_formed_jti() -> None:
+    columns = [
+        IssuedToken._meta.get_field("jti"),
+        IssuedToken._meta.get_field("access_jti"),
+        BlacklistedToken._meta.get_field("jti"),
+    ]
+    assert {column.max_length for column in columns} == {tokens.JTI_MAX_LENGTH}
+
+
+def test_is_well_formed_jti_accepts_every_new_jti() -> None:
+    assert all(tokens.is_well_formed_jti(tokens.new_jti()) for _ in range(200))
+
+
+@pytest.mark.parametrize(
+    "jti", ["a", "-leading-dash", "0" * 32, "a" * 64, "123e4567-e89b-12d3-a456-426614174000"]
+)
+def test_is_well_formed_jti_accepts_base64url_ids_up_to_the_column(jti: str) -> None:
+    assert tokens.is_well_formed_jti(jti)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "\x00", "abc\x00def", "a" * 65, "two words", "a/b", "a+b", "a=", "é", "a\n", None, 12],
+)
+def test_is_well_formed_jti_rejects_what_no_token_id_can_be(value: Any) -> None:
+    assert not tokens.is_well_formed_jti(value)

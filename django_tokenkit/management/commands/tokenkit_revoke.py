@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_tokenkit import services, users
+from django_tokenkit import services, tokens, users
 from django_tokenkit.models import IssuedToken, RevokeReason, Session
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,11 @@ class Command(BaseCommand):
         self._done(f"Revoked session {session.sid} of user pk {session.user_id}.")
 
     def _revoke_jti(self, jti: str, reason: str) -> None:
+        if not tokens.is_well_formed_jti(jti):
+            raise CommandError(
+                f"{jti!r} is not a token id: tokenkit's are 1 to {tokens.JTI_MAX_LENGTH} "
+                "letters, digits, '-' and '_' (the jti claim)."
+            )
         try:
             revoked = services.revoke_jti(jti, reason)
         except IssuedToken.DoesNotExist:
@@ -117,6 +122,9 @@ class Command(BaseCommand):
 
 def _find_user(identifier: str) -> AbstractBaseUser:
     """The user whose username is ``identifier``, or else whose primary key it is."""
+    if "\x00" in identifier:
+        # No username or key has one, and PostgreSQL refuses it in a query.
+        raise CommandError(f"No user with username or primary key {identifier!r}.")
     manager = get_user_model()._default_manager
     user: AbstractBaseUser | None = manager.filter(
         **{get_user_model().USERNAME_FIELD: identifier}
