@@ -194,7 +194,8 @@ def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair, retiring it when rotation is on.
 
     Concurrent refreshes of one token first queue on a lock in the shared
-    cache (:mod:`django_tokenkit.locks`), then on the token's row lock. The
+    cache (:mod:`django_tokenkit.locks`), then on their session's row lock
+    and the token's, in the order of :func:`lock_sessions`. The
     retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: exactly
     one request changes the row and rotates, whatever happened to the locks;
     the others find the token retired and, within ``REFRESH_GRACE_PERIOD``,
