@@ -7,14 +7,21 @@ API token (``tkp_...``), is left to the next authentication class.
 
 Every failure is a 401 with ``{"detail", "code"}`` and a
 ``WWW-Authenticate`` challenge (RFC 6750 section 3): ``error="invalid_token"``
-is added only when a token was actually presented.
+is added only when a token was actually presented. A database that cannot
+answer is a 503 ``service_unavailable`` on every view (see
+:func:`authentication_errors`); an unreachable cache is no failure at all,
+the database answers instead.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -22,12 +29,15 @@ from django_tokenkit import lease, revocation, tokens, users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     AuthenticationError,
+    ServiceUnavailable,
     TokenError,
     TokenInvalid,
     TokenRevoked,
     to_api_exception,
 )
 from django_tokenkit.tokens import Token
+
+logger = logging.getLogger(__name__)
 
 API_TOKEN_PREFIX = "tkp_"
 
@@ -74,6 +84,38 @@ def credentials_from_header(header: str) -> str | None:
     return parts[0]
 
 
+@contextmanager
+def authentication_errors(request: Request | Any, scheme: str) -> Iterator[None]:
+    """Translate what can go wrong while authenticating into the SPEC's answers.
+
+    Every authentication class runs its checks inside this block:
+
+    - a ``TokenError`` becomes the 401 with its code, remembered on the
+      request for the ``WWW-Authenticate`` challenge;
+    - a ``DatabaseError`` (the session state or the user could not be read:
+      the database refuses connections, a lock wait timed out, ...) becomes
+      :class:`ServiceUnavailable`, a 503 with ``code: service_unavailable``
+      that renders the same under DRF's default exception handler, and is
+      logged once here with its traceback. Never a 401: the token may well
+      be good, and the client should retry rather than log in again.
+
+    Cache failures never get here: the revocation store and the user cache
+    fall back to the database on their own. ``scheme`` names the class in
+    the log; the token itself is never logged.
+    """
+    try:
+        yield
+    except TokenError as error:
+        api_error = to_api_exception(error)
+        remember_auth_error(request, api_error)
+        raise api_error from None
+    except DatabaseError as error:
+        logger.exception(
+            "tokenkit could not authenticate a %s request: the database failed", scheme
+        )
+        raise ServiceUnavailable() from error
+
+
 def _active_user(token: Token) -> AbstractBaseUser:
     """The user of ``token`` once its revocation state says it is good.
 
@@ -112,16 +154,12 @@ class JWTAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
             return None
-        try:
+        with authentication_errors(request, "JWT"):
             raw = credentials_from_header(header)
             if raw is None or raw.startswith(API_TOKEN_PREFIX):
                 return None
             token = tokens.decode(raw, tokens.ACCESS)
             user = _active_user(token)
-        except TokenError as error:
-            api_error = to_api_exception(error)
-            remember_auth_error(request, api_error)
-            raise api_error from None
         return user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -56,11 +56,23 @@ class TokenReused(TokenError):
 
 
 class ServiceUnavailable(APIException):
-    """The database could not complete an operation; nothing was half-done."""
+    """The database could not complete an operation; nothing was half-done.
+
+    The body is ``{"detail": ..., "code": "service_unavailable"}`` whichever
+    exception handler renders it: like :class:`AuthenticationError`, the
+    code travels inside ``detail``, which DRF renders as it is, so a view of
+    the application that keeps DRF's default handler answers the same 503.
+    """
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("Service temporarily unavailable, try again.")
     default_code = "service_unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            {"detail": detail or self.default_detail, "code": self.default_code},
+            self.default_code,
+        )
 
 
 class AuthenticationError(exceptions.AuthenticationFailed):

@@ -15,15 +15,19 @@ expiry cost an attribute read and a comparison: no cache, no database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from django_tokenkit import services
 from django_tokenkit.tokens import ACCESS, Token
+
+logger = logging.getLogger(__name__)
 
 NEW_TOKEN_HEADER = "X-New-Token"
 NEW_TOKEN_EXPIRES_HEADER = "X-New-Token-Expires-In"
@@ -39,6 +43,25 @@ def _renewable_token(request: HttpRequest, response: HttpResponseBase) -> Token 
     if not services.needs_renewal(token, timezone.now()):
         return None
     return token
+
+
+def _renew(token: Token) -> tuple[str, Token] | None:
+    """:func:`services.renew_access_token`, or None when the database failed.
+
+    The view has already answered; a renewal is a courtesy the next request
+    can offer again, so a failure to record it (the session's last use) must
+    not turn that answer into a 500. The cache's failures are already
+    absorbed by the service.
+    """
+    try:
+        return services.renew_access_token(token)
+    except DatabaseError:
+        logger.exception(
+            "tokenkit could not renew an access token of session %s: the database failed; "
+            "the response goes out without X-New-Token",
+            token.sid,
+        )
+        return None
 
 
 def add_renewal_headers(response: HttpResponseBase, raw: str, renewed: Token) -> None:
@@ -82,7 +105,7 @@ class SlidingTokenMiddleware:
         response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]  # sync branch
         token = _renewable_token(request, response)
         if token is not None:
-            renewal = services.renew_access_token(token)
+            renewal = _renew(token)
             if renewal is not None:
                 add_renewal_headers(response, *renewal)
         return response
@@ -91,7 +114,7 @@ class SlidingTokenMiddleware:
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]  # async branch
         token = _renewable_token(request, response)
         if token is not None:
-            renewal = await sync_to_async(services.renew_access_token)(token)
+            renewal = await sync_to_async(_renew)(token)
             if renewal is not None:
                 add_renewal_headers(response, *renewal)
         return response

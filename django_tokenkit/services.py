@@ -195,7 +195,8 @@ def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair, retiring it when rotation is on.
 
     Concurrent refreshes of one token first queue on a lock in the shared
-    cache (:mod:`django_tokenkit.locks`), then on the token's row lock. The
+    cache (:mod:`django_tokenkit.locks`), then on their session's row lock
+    and the token's, in the order of :func:`lock_sessions`. The
     retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: exactly
     one request changes the row and rotates, whatever happened to the locks;
     the others find the token retired and, within ``REFRESH_GRACE_PERIOD``,
@@ -257,16 +258,22 @@ def _refresh_in_transaction(
 ) -> tuple[TokenPair, Session, bool] | _Reused:
     now = timezone.now()
     with transaction.atomic():
-        # Lock the row first and read everything else afterwards, in separate
-        # statements: a waiter that gets the lock after another refresh
-        # committed re-reads the locked row itself, but rows joined in the same
-        # statement (the successor, the session) would still come from its
+        # The lock order of lock_sessions: the session's row, then its token's.
+        session_id = _session_uuid(token.sid)
+        locked = lock_sessions([session_id] if session_id is not None else [])
+        if not locked:
+            # Signed by us but its session is gone: flushed, or its user was deleted.
+            raise TokenRevoked()
+        session = locked[0]
+        # Read the token row only now, in a statement of its own: a waiter that
+        # gets the session lock after another refresh committed reads the token
+        # row, its successor and the session as that refresh left them. Rows
+        # read in one statement with a waited-for lock would come from the
         # older snapshot, and a NULL successor would look like reuse.
         record = _locked_token_rows().filter(jti=token.jti, token_type=TokenType.REFRESH).first()
-        if record is None or str(record.session_id) != token.sid:
+        if record is None or record.session_id != session.pk:
             # Signed by us but not on record: flushed, or its user was deleted.
             raise TokenRevoked()
-        session = Session.objects.select_related("user").get(pk=record.session_id)
         record.session = session
         _check_session_usable(session, now)
         if record.revoked_at is not None:
@@ -290,11 +297,48 @@ def _refresh_in_transaction(
     return TokenPair(access, access_token, refresh, refresh_token), session, True
 
 
+def lock_sessions(session_ids: Iterable[uuid.UUID]) -> list[Session]:
+    """Lock the rows of these sessions for this transaction; return the existing ones.
+
+    **The lock order, everywhere:** a session's row before the rows of its
+    tokens (``IssuedToken``, ``BlacklistedToken``), and several sessions in
+    primary-key order. Refresh locks its session here before its token's
+    row; every revocation (logout, logout-all, the sessions endpoint, admin
+    actions, password change, deactivation, the commands, reuse detection,
+    single tokens) locks the sessions it touches here before it writes any
+    token row. Two transactions that need a common session therefore queue
+    on that session's row instead of each holding what the other waits for,
+    which PostgreSQL would end with ``DeadlockDetected`` (a 503, and a lost
+    logout).
+
+    Must run inside ``transaction.atomic()``. The rows come back in
+    primary-key order with their users (``select_related``); only the
+    session rows are locked where the database can say so (``OF``), and
+    with ``FOR NO KEY UPDATE`` where supported: that excludes every other
+    session writer but not an insert of a row that refers to the session.
+    On SQLite, which has no row locks, this is a plain read.
+    """
+    ids = sorted(set(session_ids))
+    if not ids:
+        return []
+    rows = Session.objects.filter(pk__in=ids).order_by("pk")
+    features = connections[rows.db].features
+    if features.has_select_for_update_of:
+        locked = rows.select_related("user").select_for_update(
+            of=("self",), no_key=features.has_select_for_no_key_update
+        )
+    else:
+        # Without OF the join would lock the user rows too; load users lazily.
+        locked = rows.select_for_update(no_key=features.has_select_for_no_key_update)
+    return list(locked)
+
+
 def _locked_token_rows() -> QuerySet[IssuedToken]:
     """Issued tokens locked for update; only the token's own row where supported.
 
-    PostgreSQL refuses ``FOR UPDATE`` on the nullable side of the outer join
-    to ``replaced_by`` unless ``OF`` names the table; MariaDB has no ``OF``.
+    Take the session's lock first (:func:`lock_sessions`). PostgreSQL
+    refuses ``FOR UPDATE`` on the nullable side of the outer join to
+    ``replaced_by`` unless ``OF`` names the table; MariaDB has no ``OF``.
     """
     rows = IssuedToken.objects.all()
     locked: QuerySet[IssuedToken]
@@ -354,6 +398,8 @@ def _revoke_sessions_in_db(
 ) -> tuple[list[Session], list[PendingRevocation]]:
     """Mark the still-active ones revoked, in the caller's transaction.
 
+    The caller holds their rows' locks (:func:`lock_sessions`), so the token
+    rows written here come after their sessions' rows, in the one lock order.
     Returns the sessions this call revoked and their outbox rows, which
     :func:`_after_session_revocations` publishes once the transaction
     committed (see :mod:`django_tokenkit.outbox`).
@@ -392,16 +438,14 @@ def _after_session_revocations(
 def revoke_sessions(sessions: Iterable[Session], reason: str) -> int:
     """Revoke each session and every token descending from it, effective at once.
 
-    Returns how many sessions this call revoked (already revoked ones are
-    skipped, so calling it twice is harmless).
+    The sessions are locked with :func:`lock_sessions` (its lock order)
+    before their tokens' rows are written. Returns how many sessions this
+    call revoked (already revoked ones are skipped, so calling it twice is
+    harmless).
     """
     now = timezone.now()
     with transaction.atomic():
-        locked = list(
-            Session.objects.select_for_update().filter(
-                pk__in=[session.pk for session in sessions], revoked_at__isnull=True
-            )
-        )
+        locked = lock_sessions(session.pk for session in sessions)
         revoked, unpublished = _revoke_sessions_in_db(locked, reason, now)
     if revoked:
         transaction.on_commit(lambda: _after_session_revocations(revoked, reason, unpublished))
@@ -448,12 +492,16 @@ def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
 
 
 def revoke_token(token: Token, reason: str) -> bool:
-    """Revoke one token by ``jti``; its session stays usable. False if it already was."""
+    """Revoke one token by ``jti``; its session stays usable. False if it already was.
+
+    Its session's row is locked (:func:`lock_sessions`) before the token's
+    rows are written, as every revocation and refresh does.
+    """
     session_id = _session_uuid(token.sid)
-    session_exists = session_id is not None and Session.objects.filter(pk=session_id).exists()
     user_model = get_user_model()
     user_exists = user_model._default_manager.filter(pk=users.coerce_pk(token.sub)).exists()
     with transaction.atomic():
+        session_exists = bool(lock_sessions([session_id] if session_id is not None else []))
         _, created = BlacklistedToken.objects.get_or_create(
             jti=token.jti,
             defaults={
@@ -782,7 +830,9 @@ def revoke_issued_tokens(records: Iterable[IssuedToken], reason: str) -> int:
     """
     now = timezone.now()
     revoked = 0
-    for record in records:
+    # In the sessions' primary-key order, the lock order of lock_sessions, in
+    # case the caller holds a transaction around the whole loop.
+    for record in sorted(records, key=lambda record: (record.session_id, record.pk)):
         session = record.session
         if record.revoked_at is not None or session.revoked_at is not None:
             continue

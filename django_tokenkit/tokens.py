@@ -46,6 +46,12 @@ WRONG_TYPE = {ACCESS: "Token is not an access token.", REFRESH: "Token is not a 
 
 REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "sid", "auth_time", "token_type"]
 
+#: The numeric date claims (RFC 7519 section 2, "NumericDate") tokenkit reads.
+NUMERIC_DATE_CLAIMS = ("iat", "exp", "nbf", "auth_time")
+#: The last second ``datetime`` can represent (9999-12-31T23:59:59Z). A signed
+#: claim beyond it would make every date computed from the token overflow.
+MAX_NUMERIC_DATE = 253402300799
+
 #: A base64url segment with at most two padding characters (RFC 7515 section 2).
 _BASE64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
@@ -59,7 +65,12 @@ _verified_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Token:
-    """A verified token's claims, as handed to views in ``request.auth``."""
+    """A verified token's claims, as handed to views in ``request.auth``.
+
+    :func:`decode` admits only whole-second dates between 1970 and the end of
+    year 9999 (:data:`MAX_NUMERIC_DATE`), so the date properties of a
+    decoded token never overflow.
+    """
 
     token_type: TokenType
     claims: Mapping[str, Any] = field(repr=False)
@@ -321,11 +332,20 @@ def _check_claim_types(claims: Mapping[str, Any], token_type: TokenType) -> None
         value = claims.get(name)
         if not isinstance(value, str) or not value or len(value) > 255:
             raise TokenInvalid(f"Token has a malformed {name!r} claim.")
-    auth_time = claims.get("auth_time")
-    if not isinstance(auth_time, int) or isinstance(auth_time, bool):
-        raise TokenInvalid("Token has a malformed 'auth_time' claim.")
-    for name in ("iat", "exp"):
+    for name in NUMERIC_DATE_CLAIMS:
+        if name == "nbf" and name not in claims:
+            continue  # the only optional one
         value = claims.get(name)
-        # bool is an int subclass: PyJWT would read ``true`` as 1.
-        if not isinstance(value, int) or isinstance(value, bool):
+        # bool is an int subclass: PyJWT would read ``true`` as 1. The range
+        # keeps every datetime built from the token (``expires_at``, the
+        # session cap ``auth_time`` + SESSION_MAX_LIFETIME) representable.
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 0 <= value <= MAX_NUMERIC_DATE
+        ):
             raise TokenInvalid(f"Token has a malformed {name!r} claim.")
+    # A login happens before any token of it is issued: tokenkit signs
+    # auth_time <= iat, and PyJWT has checked iat against now + leeway.
+    if claims["auth_time"] > claims["iat"]:
+        raise TokenInvalid("Token has a malformed 'auth_time' claim.")

@@ -6,11 +6,15 @@ so the code under test meets the same exception a failing server raises.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
-from django.db import connection
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_tokenkit.models import IssuedToken, Session
@@ -90,3 +94,116 @@ def test_logout_database_failure_is_503_and_session_stays_usable(
     assert Session.objects.get().revoked_at is None
     retry = api_client.post("/api/auth/logout/", {"refresh": pair["refresh"]}, format="json")
     assert retry.status_code == 204
+
+
+# --- authentication: the database cannot answer -----------------------------
+
+
+@contextmanager
+def table_locked(table: str) -> Iterator[None]:
+    """Another connection holds ``table`` exclusively, and this one will not wait.
+
+    PostgreSQL: ``LOCK TABLE ... ACCESS EXCLUSIVE`` from a second connection,
+    and a ``lock_timeout`` on ours, so the next read of ``table`` fails with
+    ``LockNotAvailable``. SQLite (the test database is an in-memory database
+    in shared-cache mode): a second connection with an open write on
+    ``table``, so the next read fails with "database table is locked". Needs
+    ``transactional_db``: the failed read must not poison a test transaction.
+    """
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    postgresql = connection.vendor == "postgresql"
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            if postgresql:
+                cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            else:
+                cursor.execute(f"UPDATE {table} SET id = id")
+        if postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '50ms'")
+        yield
+    finally:
+        other.rollback()
+        other.close()
+        if postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+
+
+def get(path: str, access: str) -> Any:
+    client = APIClient(raise_request_exception=False)
+    return client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def assert_service_unavailable(response: Any) -> None:
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "detail": "Service temporarily unavailable, try again.",
+        "code": "service_unavailable",
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/api/me/", id="application-view-drf-default-handler"),
+        pytest.param("/api/whoami/", id="application-view-tokenkit-handler"),
+        pytest.param("/api/auth/sessions/", id="tokenkit-view"),
+    ],
+)
+@pytest.mark.parametrize("table", ["django_tokenkit_session", "auth_user"])
+def test_authentication_database_failure_is_503_with_code_on_any_view(
+    transactional_db: Any, user: Any, path: str, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The session state (not cached yet) or the user cannot be read: 503, never 500 or 401."""
+    pair = login(APIClient())
+    with table_locked(table), caplog.at_level(logging.ERROR, "django_tokenkit"):
+        response = get(path, pair["access"])
+
+    assert_service_unavailable(response)
+    records = [record for record in caplog.records if record.name.startswith("django_tokenkit")]
+    assert len(records) == 1  # logged once, with its traceback
+    assert records[0].name == "django_tokenkit.authentication"
+    assert records[0].exc_info is not None
+    assert pair["access"] not in caplog.text
+    assert get(path, pair["access"]).status_code == 200  # the token was good all along
+
+
+def test_logout_all_database_failure_during_authentication_is_503(
+    transactional_db: Any, user: Any
+) -> None:
+    pair = login(APIClient())
+    with table_locked("django_tokenkit_session"):
+        response = APIClient(raise_request_exception=False).post(
+            "/api/auth/logout/",
+            {"all": True},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {pair['access']}",
+        )
+    assert_service_unavailable(response)
+
+
+def test_middleware_database_failure_during_renewal_answers_without_new_token(
+    transactional_db: Any,
+    user: Any,
+    settings: Any,
+    time_machine: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Authenticated from the cache, the view answers; recording the renewal fails."""
+    time_machine.move_to(timezone.now(), tick=False)
+    pair = login(APIClient())
+    assert "X-New-Token" not in get("/api/me/", pair["access"])  # caches session and user
+    time_machine.shift(timedelta(minutes=2))  # well within the cache's 300 s
+    # Every token is now due for renewal, which records the session's last use.
+    settings.TOKENKIT = {**settings.TOKENKIT, "SLIDING_THRESHOLD": timedelta(minutes=15)}
+    with table_locked("django_tokenkit_session"), caplog.at_level(logging.ERROR, "django_tokenkit"):
+        response = get("/api/me/", pair["access"])
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"username": "alice"}
+    assert "X-New-Token" not in response
+    assert [record.name for record in caplog.records] == ["django_tokenkit.middleware"]
+    assert pair["access"] not in caplog.text

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,11 +20,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
-from django_tokenkit import tokens
+from django_tokenkit import services, tokens
 from django_tokenkit.exceptions import TokenError, TokenExpired, TokenInvalid
 from django_tokenkit.tokens import Token
 
@@ -39,6 +42,8 @@ AUDIENCE = "https://api.example"
 
 TYP = {"access": "at+jwt", "refresh": "refresh+jwt"}
 MISSING: Any = object()
+#: 9999-12-31T23:59:59Z, the last second a datetime can hold.
+LAST_SECOND_OF_9999 = 253402300799
 
 
 # Helpers ---------------------------------------------------------------------
@@ -414,6 +419,42 @@ def test_decode_claim_of_wrong_type_is_invalid(frozen: datetime, claim: str, val
 
     with pytest.raises(TokenInvalid):
         tokens.decode(raw, "access")
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp", "nbf", "auth_time"])
+@pytest.mark.parametrize("value", [10**30, 253402300800, 2**63])
+def test_decode_numeric_date_beyond_year_9999_is_invalid(
+    frozen: datetime, claim: str, value: int
+) -> None:
+    """No datetime can hold it, so nothing computed from the token could be either."""
+    raw = forge(payload(**{claim: value}))
+
+    with pytest.raises(TokenInvalid):
+        tokens.decode(raw, "access")
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf", "auth_time"])
+@pytest.mark.parametrize("value", [-1, -(10**30)])
+def test_decode_numeric_date_before_1970_is_invalid(
+    frozen: datetime, claim: str, value: int
+) -> None:
+    """(A negative ``exp`` is simply long expired: ``token_expired``.)"""
+    with pytest.raises(TokenInvalid):
+        tokens.decode(forge(payload(**{claim: value})), "access")
+
+
+def test_decode_numeric_dates_at_the_edges_of_the_range_are_accepted(frozen: datetime) -> None:
+    token = tokens.decode(forge(payload(exp=LAST_SECOND_OF_9999, auth_time=0, nbf=0)), "access")
+
+    assert token.expires_at == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert token.auth_time == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert token.lifetime_left() > timedelta(0)
+
+
+def test_decode_auth_time_after_iat_is_invalid(frozen: datetime) -> None:
+    """No token of a login is issued before the login: tokenkit signs auth_time <= iat."""
+    with pytest.raises(TokenInvalid):
+        tokens.decode(forge(payload(auth_time=TS + 1)), "access")
 
 
 @pytest.mark.parametrize(
@@ -1072,3 +1113,92 @@ def test_decode_validly_signed_arbitrary_claims_return_token_or_raise_token_erro
         assert outcome.token_type == "access"
         assert isinstance(outcome.claims["iat"], int)
         assert not isinstance(outcome.claims["auth_time"], bool)
+        # Every date a decoded token offers can be computed.
+        assert outcome.auth_time <= outcome.issued_at
+        assert isinstance(outcome.lifetime_left(), timedelta)
+
+
+# Property: signed tokens with arbitrary dates never make a view or the middleware fail --
+
+UNIX_NOW = int(datetime.now(timezone.utc).timestamp())
+numeric_dates = st.one_of(
+    # Near now: the tokens that authenticate, and reach sliding renewal.
+    st.integers(min_value=UNIX_NOW - 40 * 86400, max_value=UNIX_NOW + 3600),
+    st.sampled_from([0, -1, LAST_SECOND_OF_9999, LAST_SECOND_OF_9999 + 1, 10**30, 2**63]),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+)
+fuzzed_dates = st.fixed_dictionaries(
+    {"iat": numeric_dates, "exp": numeric_dates, "auth_time": numeric_dates},
+    optional={"nbf": numeric_dates},
+)
+
+
+@pytest.fixture
+def live_session(db: Any) -> dict[str, Any]:
+    """The sub and sid of a real session, so a forged-but-signed token authenticates."""
+    user = get_user_model().objects.create_user(username="fuzz", password="fuzz-password")
+    pair = services.login(user)
+    return {"sub": str(user.pk), "sid": pair.access_token.sid}
+
+
+def _signed(kind: str, dates: dict[str, Any], sub: str, sid: str) -> str:
+    claims = {
+        "sub": sub,
+        "jti": tokens.new_jti(),
+        "sid": sid,
+        "token_type": kind,
+        **dates,
+    }
+    return sign_by_hand({"alg": "HS256", "typ": TYP[kind]}, claims, django_settings.SECRET_KEY)
+
+
+@PROPERTY_SETTINGS
+@given(dates=fuzzed_dates)
+def test_views_and_middleware_signed_token_with_arbitrary_dates_never_answer_500(
+    live_session: dict[str, Any], dates: dict[str, Any]
+) -> None:
+    """An application view (through SlidingTokenMiddleware), refresh and logout."""
+    client = APIClient(raise_request_exception=False)
+    access = _signed("access", dates, **live_session)
+    refresh = _signed("refresh", dates, **live_session)
+    # Logout ends the session it names: a made-up one, so the live one stays usable.
+    elsewhere = _signed("refresh", dates, sub=live_session["sub"], sid=str(uuid.uuid4()))
+
+    responses = [
+        client.get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {access}"),
+        client.post("/api/auth/token/refresh/", {"refresh": refresh}, format="json"),
+        client.post("/api/auth/logout/", {"refresh": elsewhere}, format="json"),
+    ]
+
+    for response in responses:
+        assert response.status_code < 500, response.content
+        if response.status_code >= 400:
+            assert response.json()["code"]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pytest.param({"exp": 10**30}, id="exp-1e30"),
+        pytest.param({"exp": LAST_SECOND_OF_9999 + 1}, id="exp-year-10000"),
+        pytest.param({"auth_time": 10**30}, id="auth_time-1e30"),
+        pytest.param({"auth_time": LAST_SECOND_OF_9999 + 1}, id="auth_time-year-10000"),
+    ],
+)
+def test_middleware_signed_token_with_out_of_range_date_is_401_not_500(
+    live_session: dict[str, Any], dates: dict[str, Any]
+) -> None:
+    """The probe's finding: ``Token.expires_at`` overflowed in SlidingTokenMiddleware."""
+    now = int(datetime.now(timezone.utc).timestamp())
+    # One minute left: within the sliding threshold, so the middleware renews.
+    claims = {"iat": now - 840, "exp": now + 60, "auth_time": now - 3600, **dates}
+    access = _signed("access", claims, **live_session)
+
+    response = APIClient(raise_request_exception=False).get(
+        "/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {access}"
+    )
+
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "token_invalid"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_tokenkit.urls")),
     path("api/whoami/", views.WhoAmIView.as_view(), name="whoami"),
+    path("api/me/", views.PlainHandlerView.as_view(), name="me"),
     path("api/rejecting/", views.RejectingView.as_view(), name="rejecting"),
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/session-only/", views.SessionOnlyView.as_view(), name="session-only"),

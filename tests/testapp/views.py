@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 
 class WhoAmIView(APIView):
@@ -38,6 +40,20 @@ class SessionOnlyView(APIView):
     """Authenticated by Django's session, never by a token."""
 
     authentication_classes = [SessionAuthentication]
+
+    def get(self, request: Request) -> Response:
+        return Response({"username": request.user.get_username()})
+
+
+class PlainHandlerView(APIView):
+    """The application's own view, with DRF's default exception handler.
+
+    tokenkit's handler adds ``code`` to DRF's errors; this view shows what a
+    project that never configured it gets.
+    """
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
 
     def get(self, request: Request) -> Response:
         return Response({"username": request.user.get_username()})
