@@ -178,11 +178,19 @@ class LocalState:
                 self._entries.pop(key, None)
 
 
-class Subscriber(threading.Thread):
-    """Keeps a :class:`LocalState` fed from the announcement channel."""
+class Subscriber:
+    """Keeps a :class:`LocalState` fed from the announcement channel, in a thread.
+
+    It owns a thread rather than subclassing ``threading.Thread``: a subclass
+    shares the namespace of the stdlib's private attributes, and Python 3.13
+    gave every thread a ``_handle`` that a method of that name here shadowed,
+    so each message raised ``TypeError`` and the lease never held.
+    """
+
+    THREAD_NAME = "tokenkit-revocation-lease"
 
     def __init__(self, state: LocalState, cache_alias: str, channel: str) -> None:
-        super().__init__(name="tokenkit-revocation-lease", daemon=True)
+        self.thread = threading.Thread(target=self.run, name=self.THREAD_NAME, daemon=True)
         self.state = state
         self.cache_alias = cache_alias
         self.channel = channel
@@ -286,7 +294,7 @@ def local_state() -> LocalState | None:
         if _current is None or _current[0] != pid:
             state = LocalState(lease.total_seconds())
             subscriber = Subscriber(state, tokenkit_settings.cache_alias, channel_name())
-            subscriber.start()
+            subscriber.thread.start()
             _current = (pid, state, subscriber)
         return _current[1]
 
@@ -298,7 +306,7 @@ def stop() -> None:
         current, _current = _current, None
     if current is not None and current[0] == os.getpid():
         current[2].stopped.set()
-        current[2].join(timeout=5)
+        current[2].thread.join(timeout=5)
 
 
 def _stop_on_setting_change(*, setting: str, **kwargs: Any) -> None:
