@@ -2,7 +2,8 @@
 
 A password change (when ``REVOKE_ON_PASSWORD_CHANGE`` is on, the default)
 and a deactivation end every session of the user, and any change to a user
-row drops the copy of it that authentication keeps in the shared cache.
+row replaces the copy of it that authentication keeps in the shared cache
+once the change has committed.
 
 They hook the user model's ``pre_save``/``post_save``, so changes made with
 ``QuerySet.update()`` or raw SQL bypass them, as they bypass every Django
@@ -68,7 +69,8 @@ def _is_hash_upgrade(instance: Any, update_fields: Any) -> bool:
 def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     """``post_save``: revoke what ``pre_save`` noted, and forget the cached user."""
     if not kwargs.get("created"):
-        users.forget(instance.pk)  # a brand-new row has no cached copy to forget
+        # A brand-new row has no cached copy to replace.
+        users.forget_then_refresh(instance.pk)
     reason = getattr(instance, _PENDING_ATTRIBUTE, None)
     if reason is None:
         return

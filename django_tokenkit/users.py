@@ -6,11 +6,14 @@ shared cache, fetched in the same round trip as the revocation state, and
 invalidates it from the user model's ``post_save``/``post_delete`` signals
 (see :mod:`django_tokenkit.receivers`).
 
-Invalidation writes a short-lived tombstone rather than deleting the key,
-and fills use ``add``: a request that read the row just before a change
-cannot put the old copy back. A copy lives at most :data:`USER_CACHE_TIMEOUT`
-seconds, which bounds staleness after changes that bypass signals
-(``QuerySet.update()``, raw SQL).
+A save writes a short-lived tombstone at once, and once it has committed
+replaces it with the row as committed (:func:`refresh`), so the user's next
+requests are answered from the cache again straight away: logging in (which
+saves ``last_login``) costs the requests after it nothing. Fills use
+``add``: a request that read the row just before a change cannot put the old
+copy back over the tombstone or the fresh copy. A copy lives at most
+:data:`USER_CACHE_TIMEOUT` seconds, which bounds staleness after changes
+that bypass signals (``QuerySet.update()``, raw SQL).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from django_tokenkit import lease, revocation
 from django_tokenkit.exceptions import TokenInvalid, TokenRevoked
@@ -92,3 +95,44 @@ def forget(pk: object) -> None:
         revocation.warn_cache_unavailable("user cache invalidation", error)
         return
     transaction.on_commit(lambda: lease.announce([user_key(pk)]))
+
+
+def refresh(pk: object) -> None:
+    """Replace the cached copy of user ``pk`` with the row as committed now.
+
+    Called once a save has committed, in place of letting the tombstone of
+    :func:`forget` lapse: without it every request of that user would read
+    the row for :data:`TOMBSTONE_TIMEOUT` seconds, which after a login (it
+    saves ``last_login``) is every request a new session makes. ``set``, not
+    ``add``: the committed row wins over anything a reader put there. The
+    revocation lease's announcement follows the write, so no process keeps an
+    older copy in memory. A failure leaves the tombstone to lapse as before.
+    """
+    user_model = get_user_model()
+    try:
+        user = user_model._default_manager.filter(pk=pk).first()
+    except DatabaseError:
+        return
+    key = user_key(pk)
+    try:
+        if user is None:
+            revocation.get_cache().set(key, TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+        else:
+            revocation.get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
+    except Exception as error:  # the cache backend's connection error
+        revocation.warn_cache_unavailable("user cache refresh", error)
+    lease.announce([key])
+
+
+def forget_then_refresh(pk: object) -> None:
+    """On a save: tombstone the copy now, put the committed row back after commit.
+
+    The tombstone covers the moment between the save and its commit (and a
+    rollback); the refresh ends it as soon as the change is visible to every
+    process. The lease's announcement comes with the refresh.
+    """
+    try:
+        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+    except Exception as error:
+        revocation.warn_cache_unavailable("user cache invalidation", error)
+    transaction.on_commit(lambda: refresh(pk))
