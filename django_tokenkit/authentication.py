@@ -22,15 +22,26 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from django_tokenkit import lease, revocation, tokens, users
+from django_tokenkit import (
+    api_token_format,
+    api_token_services,
+    api_token_store,
+    lease,
+    outbox,
+    revocation,
+    tokens,
+    users,
+)
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     AuthenticationError,
     ServiceUnavailable,
     TokenError,
+    TokenExpired,
     TokenInvalid,
     TokenRevoked,
     to_api_exception,
@@ -39,7 +50,7 @@ from django_tokenkit.tokens import Token
 
 logger = logging.getLogger(__name__)
 
-API_TOKEN_PREFIX = "tkp_"
+API_TOKEN_PREFIX = api_token_format.PREFIX
 
 #: Where the failure of this request's authentication is kept for the challenge.
 AUTH_ERROR_ATTRIBUTE = "_tokenkit_auth_error"
@@ -161,6 +172,91 @@ class JWTAuthentication(BaseAuthentication):
             token = tokens.decode(raw, tokens.ACCESS)
             user = _active_user(token)
         return user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)
+
+
+#: Schemes an API token may come under besides ``AUTH_HEADER_TYPES`` (knox's and DRF's).
+API_TOKEN_EXTRA_SCHEMES = ("Token",)
+
+
+def api_token_from_header(header: str) -> str | None:
+    """The API token of an ``Authorization`` header, or None when it carries none.
+
+    ``Bearer tkp_...`` (any of ``AUTH_HEADER_TYPES``) and ``Token tkp_...``
+    are accepted; anything else is left to other authentication classes.
+    """
+    scheme, _, rest = header.strip().partition(" ")
+    accepted = {kind.lower() for kind in tokenkit_settings.auth_header_types}
+    accepted.update(kind.lower() for kind in API_TOKEN_EXTRA_SCHEMES)
+    parts = rest.split()
+    if scheme.lower() not in accepted or len(parts) != 1:
+        return None
+    return parts[0] if api_token_format.looks_like_api_token(parts[0]) else None
+
+
+def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APITokenState]:
+    """The user and state of API token ``raw``, once it is known to be usable.
+
+    The checksum is checked before any I/O, so a mistyped or invented token
+    costs nothing. Then one ``get_many`` fetches the token's state and, once
+    this process knows the token's owner, the owner's cached copy.
+    """
+    if not api_token_format.is_well_formed(raw):
+        raise TokenInvalid("Malformed API token.")
+    digest = api_token_format.digest(raw)
+    state_key = api_token_store.state_key(digest)
+    owner = api_token_store.remembered_owner(digest)
+    keys = [state_key] if owner is None else [state_key, users.user_key(owner)]
+    found = revocation.fetch(keys)
+    unpublished = outbox.pending(cache_answered=found is not None, publish=revocation.publish)
+    cached = None
+    if found is not None and not unpublished.distrusts_api_token(digest):
+        cached = found.get(state_key)
+    if not api_token_store.is_cached_value(cached):
+        cached = api_token_store.load(digest)
+        if found is not None:
+            api_token_store.fill(digest, cached)
+    state = api_token_store.decode(cached)
+    if state is None:
+        raise TokenInvalid("Unknown API token.")
+    if state.revoked:
+        raise TokenRevoked("API token has been revoked.")
+    if state.expires_at is not None and timezone.now() >= state.expires_at:
+        moment = state.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if state.rotated:
+            raise TokenExpired(
+                f"API token was replaced by rotation and stopped working at {moment}."
+            )
+        raise TokenExpired(f"API token expired at {moment}.")
+    user = users.user_for_pk(state.user_id, found)
+    api_token_store.remember_owner(digest, state.user_id)
+    return user, state
+
+
+class APITokenAuthentication(BaseAuthentication):
+    """Authenticate ``Authorization: Bearer tkp_...`` (or ``Token tkp_...``).
+
+    ``request.auth`` is an :class:`~django_tokenkit.api_token_store.APITokenCredential`
+    (id, name, scopes, expiry; never the token). A token that has not been
+    used for ``API_TOKEN_LAST_USED_INTERVAL`` has its last use recorded.
+    """
+
+    def authenticate(
+        self, request: Request
+    ) -> tuple[AbstractBaseUser, api_token_store.APITokenCredential] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        with authentication_errors(request, "API token"):
+            raw = api_token_from_header(header)
+            if raw is None:
+                return None
+            user, state = _api_token_user(raw)
+        credential = state.credential()
+        api_token_services.record_use(credential, request._request)
+        return user, credential
 
     def authenticate_header(self, request: Request) -> str:
         return bearer_challenge(request)

@@ -46,9 +46,13 @@ CHECK_IDS = {
 
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
 #: Durations that may be zero (no leeway, no grace period).
-ZERO_ALLOWED = frozenset({"LEEWAY", "REFRESH_GRACE_PERIOD", "SLIDING_THRESHOLD"})
+ZERO_ALLOWED = frozenset(
+    {"LEEWAY", "REFRESH_GRACE_PERIOD", "SLIDING_THRESHOLD", "API_TOKEN_LAST_USED_INTERVAL"}
+)
 #: Durations that may be None (off).
-OPTIONAL_DURATIONS = frozenset({"SESSION_IDLE_TIMEOUT", "REVOCATION_LEASE"})
+OPTIONAL_DURATIONS = frozenset(
+    {"SESSION_IDLE_TIMEOUT", "REVOCATION_LEASE", "API_TOKEN_MAX_LIFETIME"}
+)
 #: The backend the revocation lease publishes and subscribes through.
 DJANGO_REDIS_BACKEND = "django_redis.cache.RedisCache"
 PER_PROCESS_CACHES = (
@@ -122,6 +126,35 @@ def _is_optional_path(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.startswith("/"))
 
 
+def _is_scope_name(value: object) -> bool:
+    """An RFC 6749 section 3.3 scope-token: printable ASCII, no space, quote or backslash."""
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and len(value) <= 64
+        and all(0x21 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in value)
+    )
+
+
+def _is_scope_table(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        _is_scope_name(name) and isinstance(description, str) for name, description in value.items()
+    )
+
+
+def _is_optional_positive_int(value: object) -> bool:
+    return value is None or _is_positive_int(value)
+
+
+def _is_warning_list(value: object) -> bool:
+    if not isinstance(value, (list, tuple)):
+        return False
+    try:
+        return all(to_timedelta("API_TOKEN_EXPIRY_WARNINGS", item) > timedelta(0) for item in value)
+    except ImproperlyConfigured:
+        return False
+
+
 VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "ALGORITHM": (_is_str, "a string such as 'HS256'"),
     "SIGNING_KEYS": (_is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
@@ -141,6 +174,17 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "REFRESH_COOKIE_SAMESITE": (_is_samesite, "'Lax', 'Strict' or 'None'"),
     "REFRESH_COOKIE_PATH": (_is_optional_path, "None or a URL path starting with '/'"),
     "REFRESH_COOKIE_DOMAIN": (_is_optional_str, "None or a domain"),
+    "API_TOKEN_SCOPES": (
+        _is_scope_table,
+        "a dict of scope names (printable ASCII without spaces, quotes or backslashes, "
+        "at most 64 characters) to descriptions",
+    ),
+    "API_TOKEN_LIMIT_PER_USER": (_is_optional_positive_int, "None or a positive integer"),
+    "API_TOKEN_EXPIRY_WARNINGS": (
+        _is_warning_list,
+        "a list of positive durations (timedelta or seconds)",
+    ),
+    "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": (_is_bool, "True or False"),
 }
 
 

@@ -64,6 +64,18 @@ DEFAULTS: dict[str, Any] = {
     "REVOCATION_LEASE": None,
     # How often each process reads the revocation outbox at the least (outbox.py).
     "REVOCATION_OUTBOX_INTERVAL": timedelta(seconds=1),
+    # API tokens for scripts and jobs (SPEC section 6).
+    # Scope name -> description; a token may carry any of these names.
+    "API_TOKEN_SCOPES": {},
+    # None: "never expires" may be chosen. Otherwise the longest lifetime allowed.
+    "API_TOKEN_MAX_LIFETIME": None,
+    # None: no limit on a user's active API tokens.
+    "API_TOKEN_LIMIT_PER_USER": None,
+    # last_used_at and the last IP are written at most this often per token.
+    "API_TOKEN_LAST_USED_INTERVAL": timedelta(seconds=60),
+    # How long before expiry `tokenkit_api_token notify` warns, once each.
+    "API_TOKEN_EXPIRY_WARNINGS": (timedelta(days=7), timedelta(days=1)),
+    "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": False,
 }
 
 DURATION_KEYS = frozenset(
@@ -77,6 +89,8 @@ DURATION_KEYS = frozenset(
         "LEEWAY",
         "REVOCATION_LEASE",
         "REVOCATION_OUTBOX_INTERVAL",
+        "API_TOKEN_MAX_LIFETIME",
+        "API_TOKEN_LAST_USED_INTERVAL",
     }
 )
 
@@ -196,6 +210,41 @@ class TokenkitSettings:
     @cached_property
     def revocation_outbox_interval(self) -> timedelta:
         return self._duration("REVOCATION_OUTBOX_INTERVAL")
+
+    @cached_property
+    def api_token_scopes(self) -> dict[str, str]:
+        value = self.get("API_TOKEN_SCOPES")
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured("TOKENKIT['API_TOKEN_SCOPES'] must be a dict.")
+        return {str(name): str(description) for name, description in value.items()}
+
+    @cached_property
+    def api_token_max_lifetime(self) -> timedelta | None:
+        return self._optional_duration("API_TOKEN_MAX_LIFETIME")
+
+    @cached_property
+    def api_token_limit_per_user(self) -> int | None:
+        value = self.get("API_TOKEN_LIMIT_PER_USER")
+        return None if value is None else int(value)
+
+    @cached_property
+    def api_token_last_used_interval(self) -> timedelta:
+        return self._duration("API_TOKEN_LAST_USED_INTERVAL")
+
+    @cached_property
+    def api_token_expiry_warnings(self) -> tuple[timedelta, ...]:
+        """The thresholds, longest first."""
+        value = self.get("API_TOKEN_EXPIRY_WARNINGS")
+        if not isinstance(value, (list, tuple)):
+            raise ImproperlyConfigured(
+                "TOKENKIT['API_TOKEN_EXPIRY_WARNINGS'] must be a list of durations."
+            )
+        durations = [to_timedelta("API_TOKEN_EXPIRY_WARNINGS", item) for item in value]
+        return tuple(sorted(set(durations), reverse=True))
+
+    @cached_property
+    def api_token_revoke_on_password_change(self) -> bool:
+        return bool(self.get("API_TOKEN_REVOKE_ON_PASSWORD_CHANGE"))
 
     @cached_property
     def issuer(self) -> str | None:

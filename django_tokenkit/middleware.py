@@ -11,12 +11,17 @@ that has at most ``SLIDING_THRESHOLD`` left, the response carries::
 and both names are appended to ``Access-Control-Expose-Headers`` so a
 browser on another origin may read them. Requests whose token is far from
 expiry cost an attribute read and a comparison: no cache, no database.
+
+Every response to a request authenticated by an API token that expires
+carries ``X-API-Token-Expires-At: <RFC 3339 UTC>`` (also exposed to CORS),
+so a script or job can see its token's end coming on every call.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -25,10 +30,12 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from django_tokenkit import services
+from django_tokenkit.api_token_store import APITokenCredential
 from django_tokenkit.tokens import ACCESS, Token
 
 logger = logging.getLogger(__name__)
 
+API_TOKEN_EXPIRES_HEADER = "X-API-Token-Expires-At"
 NEW_TOKEN_HEADER = "X-New-Token"
 NEW_TOKEN_EXPIRES_HEADER = "X-New-Token-Expires-In"
 EXPOSE_HEADERS = "Access-Control-Expose-Headers"
@@ -69,14 +76,29 @@ def add_renewal_headers(response: HttpResponseBase, raw: str, renewed: Token) ->
     seconds = max(int(renewed.lifetime_left().total_seconds()), 0)
     response[NEW_TOKEN_HEADER] = raw
     response[NEW_TOKEN_EXPIRES_HEADER] = str(seconds)
+    _expose(response, NEW_TOKEN_HEADER, NEW_TOKEN_EXPIRES_HEADER)
+
+
+def _expose(response: HttpResponseBase, *names: str) -> None:
+    """Add ``names`` to ``Access-Control-Expose-Headers``, keeping what is there."""
     existing = [
         name.strip() for name in response.get(EXPOSE_HEADERS, "").split(",") if name.strip()
     ]
     lowered = {name.lower() for name in existing}
-    for name in (NEW_TOKEN_HEADER, NEW_TOKEN_EXPIRES_HEADER):
+    for name in names:
         if name.lower() not in lowered:
             existing.append(name)
     response[EXPOSE_HEADERS] = ", ".join(existing)
+
+
+def add_api_token_expiry_header(request: HttpRequest, response: HttpResponseBase) -> None:
+    """``X-API-Token-Expires-At`` when an expiring API token authenticated the request."""
+    credential = getattr(request, "auth", None)
+    if isinstance(credential, APITokenCredential) and credential.expires_at is not None:
+        response[API_TOKEN_EXPIRES_HEADER] = credential.expires_at.astimezone(
+            dt_timezone.utc
+        ).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _expose(response, API_TOKEN_EXPIRES_HEADER)
 
 
 class SlidingTokenMiddleware:
@@ -103,6 +125,7 @@ class SlidingTokenMiddleware:
         if iscoroutinefunction(self):
             return self.__acall__(request)
         response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]  # sync branch
+        add_api_token_expiry_header(request, response)
         token = _renewable_token(request, response)
         if token is not None:
             renewal = _renew(token)
@@ -112,6 +135,7 @@ class SlidingTokenMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]  # async branch
+        add_api_token_expiry_header(request, response)
         token = _renewable_token(request, response)
         if token is not None:
             renewal = await sync_to_async(_renew)(token)

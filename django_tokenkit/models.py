@@ -194,10 +194,13 @@ class PendingRevocation(models.Model):
     class Kind(models.TextChoices):
         SESSION = "session"
         TOKEN = "token"
+        #: An API token whose cached state may be stale: read it from the database.
+        API_TOKEN = "api_token"
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    #: The ``sid`` of a revoked session, or the ``jti`` of a revoked token.
+    #: The ``sid`` of a revoked session, the ``jti`` of a revoked token, or the
+    #: digest of an API token whose revocation or rotation the cache may lack.
     identifier = models.CharField(_("identifier"), max_length=64)
     #: For a token: its session, whose cached state lists revoked token ids.
     sid = models.CharField(_("session id"), max_length=64, blank=True, default="")
@@ -212,3 +215,122 @@ class PendingRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.identifier}"
+
+
+class APITokenQuerySet(models.QuerySet["APIToken"]):
+    """The status rules of API tokens, in one place (admin, endpoints, limits)."""
+
+    def active(self, now: datetime | None = None) -> APITokenQuerySet:
+        """Usable now: not revoked, not past its expiry (a never-expiring one never is)."""
+        moment = now or timezone.now()
+        active: APITokenQuerySet = self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment)
+        )
+        return active
+
+    def counted_against_limit(self, now: datetime | None = None) -> APITokenQuerySet:
+        """Active and not rotated away: what ``API_TOKEN_LIMIT_PER_USER`` counts."""
+        counted: APITokenQuerySet = self.active(now).filter(rotated_at__isnull=True)
+        return counted
+
+    def expired(self, now: datetime | None = None) -> APITokenQuerySet:
+        expired: APITokenQuerySet = self.filter(
+            revoked_at__isnull=True, expires_at__lte=now or timezone.now()
+        )
+        return expired
+
+    def revoked(self) -> APITokenQuerySet:
+        revoked: APITokenQuerySet = self.filter(revoked_at__isnull=False)
+        return revoked
+
+
+class APIToken(models.Model):
+    """A long-lived opaque token for a script or a job (SPEC section 6, "API tokens").
+
+    Only the SHA-256 ``digest`` of the token is kept; the token itself is
+    shown once, in the response that created it. ``expires_at`` is None only
+    when whoever created it chose "never" explicitly (``expires_in: null``).
+    Sessions, refresh and sliding never touch these rows.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="tokenkit_api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    digest = models.CharField(_("digest"), max_length=64, unique=True, editable=False)
+    hint = models.CharField(_("hint"), max_length=8, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(
+        _("expires"), null=True, blank=True, help_text=_("Empty: never expires.")
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last IP address"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        _("revoke reason"), max_length=32, choices=RevokeReason.choices, blank=True, default=""
+    )
+    #: The token this one replaced (``rotate/``); that one ends at the grace's end.
+    rotated_from = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rotated_to",
+    )
+    #: When a successor was issued; a rotated token cannot be rotated again.
+    rotated_at = models.DateTimeField(_("rotated"), null=True, blank=True)
+
+    objects = APITokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="tokenkit_apitoken_user_idx"),
+            models.Index(fields=["expires_at"], name="tokenkit_apitoken_expires_idx"),
+            models.Index(fields=["created_at"], name="tokenkit_apitoken_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint})"
+
+    @property
+    def never_expires(self) -> bool:
+        return self.expires_at is None
+
+    def status(self, now: datetime | None = None) -> str:
+        """``"revoked"``, ``"expired"`` or ``"active"``, by the rules of the queryset."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "active"
+
+
+class APITokenExpiryWarning(models.Model):
+    """One expiry warning sent for one token at one threshold; at most one each.
+
+    The unique constraint is what makes ``tokenkit_api_token notify`` send
+    each warning once even when several machines run it at the same minute.
+    """
+
+    token = models.ForeignKey(APIToken, on_delete=models.CASCADE, related_name="warnings")
+    threshold = models.DurationField(_("threshold"))
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("API token expiry warning")
+        verbose_name_plural = _("API token expiry warnings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token", "threshold"], name="tokenkit_apitoken_warning_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} {self.threshold}"

@@ -62,12 +62,18 @@ class Pending:
 
     sids: frozenset[str] = frozenset()
     jtis: frozenset[str] = frozenset()
+    #: API tokens (by digest) whose cached state may predate a change.
+    api_digests: frozenset[str] = frozenset()
     #: More rows than :data:`MAX_ROWS`: distrust every "active" the cache gives.
     overflow: bool = False
 
     def revokes(self, sid: str, jti: str) -> bool:
         """True when the outbox lists ``sid`` or ``jti`` as revoked."""
         return sid in self.sids or jti in self.jtis
+
+    def distrusts_api_token(self, digest: str) -> bool:
+        """True when the cached state of this API token must not be believed."""
+        return self.overflow or digest in self.api_digests
 
     @property
     def trusts_cache(self) -> bool:
@@ -120,6 +126,20 @@ def for_token(jti: str, sid: str | None, expires_at: datetime) -> PendingRevocat
     )
 
 
+def for_api_token(digest: str, relevant_until: datetime) -> PendingRevocation:
+    """An unsaved outbox row saying the cached state of one API token may be stale.
+
+    Unlike a session's, it does not say "revoked": the change may be a
+    rotation that leaves the token a grace period. Processes that read it
+    ask the database for that token instead of the cache until it is
+    published. It matters only while a stale state can still be cached, so
+    ``relevant_until`` is the change's time plus the state's cache timeout.
+    """
+    return PendingRevocation(
+        kind=PendingRevocation.Kind.API_TOKEN, identifier=digest, expires_at=relevant_until
+    )
+
+
 def discard(rows: Sequence[PendingRevocation]) -> None:
     """Delete rows whose markers are in the cache; a failure only delays it."""
     ids = [row.pk for row in rows if row.pk is not None]
@@ -167,6 +187,9 @@ def pending(*, cache_answered: bool, publish: Publisher, now: float | None = Non
         state.pending = Pending(
             sids=frozenset(r.identifier for r in rows if r.kind == PendingRevocation.Kind.SESSION),
             jtis=frozenset(r.identifier for r in rows if r.kind == PendingRevocation.Kind.TOKEN),
+            api_digests=frozenset(
+                r.identifier for r in rows if r.kind == PendingRevocation.Kind.API_TOKEN
+            ),
             overflow=len(rows) > MAX_ROWS,
         )
         if rows and cache_answered:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from django_tokenkit import services, users
+from django_tokenkit import api_token_services, services, users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import RevokeReason
 
@@ -43,11 +43,9 @@ def remember_credential_changes(sender: Any, instance: Any, **kwargs: Any) -> No
         return
     if stored["is_active"] and not getattr(instance, "is_active", True):
         setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.USER_DEACTIVATED)
-    elif (
-        tokenkit_settings.revoke_on_password_change
-        and stored["password"] != getattr(instance, "password", stored["password"])
-        and not _is_hash_upgrade(instance, update_fields)
-    ):
+    elif stored["password"] != getattr(
+        instance, "password", stored["password"]
+    ) and not _is_hash_upgrade(instance, update_fields):
         setattr(instance, _PENDING_ATTRIBUTE, RevokeReason.PASSWORD_CHANGE)
 
 
@@ -75,7 +73,24 @@ def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) ->
     if reason is None:
         return
     setattr(instance, _PENDING_ATTRIBUTE, None)
-    transaction.on_commit(lambda: services.revoke_user(instance, reason))
+    transaction.on_commit(lambda: _revoke_for(instance, reason))
+
+
+def _revoke_for(user: Any, reason: str) -> None:
+    """What a deactivation or a password change ends, by the settings.
+
+    A deactivation ends everything: sessions and API tokens. A password
+    change ends sessions (``REVOKE_ON_PASSWORD_CHANGE``, on by default) and
+    API tokens only with ``API_TOKEN_REVOKE_ON_PASSWORD_CHANGE`` (off by
+    default: a job's token is not a login, and a person changing their
+    password must not break the nightly job; revoke tokens explicitly when
+    an account is compromised).
+    """
+    deactivated = reason == RevokeReason.USER_DEACTIVATED
+    if deactivated or tokenkit_settings.revoke_on_password_change:
+        services.revoke_user(user, reason)
+    if deactivated or tokenkit_settings.api_token_revoke_on_password_change:
+        api_token_services.revoke_for_users([user.pk], reason)
 
 
 def forget_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -36,9 +36,10 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import BaseCache, caches
+from django.db import DatabaseError
 from django.utils import timezone
 
-from django_tokenkit import lease, outbox
+from django_tokenkit import api_token_store, lease, outbox
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import BlacklistedToken, PendingRevocation, Session
 from django_tokenkit.tokens import Token
@@ -198,6 +199,9 @@ def publish(rows: Sequence[PendingRevocation]) -> bool:
     try:
         cache = get_cache()
         for row in rows:
+            if row.kind == PendingRevocation.Kind.API_TOKEN:
+                keys.append(api_token_store.write(row.identifier))
+                continue
             timeout = _revoked_timeout(row.expires_at)
             if row.kind == PendingRevocation.Kind.SESSION:
                 cache.set(session_key(row.identifier), REVOKED, timeout=timeout)
@@ -209,6 +213,15 @@ def publish(rows: Sequence[PendingRevocation]) -> bool:
                 # The session's state lists its revoked token ids; have it re-read.
                 cache.delete(session_key(row.sid))
                 keys.append(session_key(row.sid))
+    except DatabaseError as error:
+        # An API token's state is read from its row to be published.
+        logger.error(
+            "tokenkit could not read %d revocation(s) back to publish them (%s); they stay "
+            "in the outbox, and every process refuses them until one can publish them.",
+            len(rows),
+            type(error).__name__,
+        )
+        return False
     except Exception as error:  # any backend's connection error
         warn_cache_unavailable("revocation publish", error)
         logger.error(

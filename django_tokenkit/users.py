@@ -58,6 +58,14 @@ def user_for_token(token: Token, found: Mapping[str, Any] | None = None) -> Abst
     pk = coerce_pk(token.sub)
     if pk is None:
         raise TokenInvalid("Token has a malformed 'sub' claim.")
+    return user_for_pk(pk, found)
+
+
+def user_for_pk(pk: Any, found: Mapping[str, Any] | None = None) -> AbstractBaseUser:
+    """The active user with primary key ``pk``, from ``found`` or the database.
+
+    Raises ``TokenRevoked`` when the user no longer exists or is inactive.
+    """
     user_model = get_user_model()
     key = user_key(pk)
     cached = (found or {}).get(key)

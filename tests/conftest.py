@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from django_tokenkit import outbox, tokens
+from django_tokenkit import api_token_services, api_token_store, outbox, tokens
 from tests.e2e import SharedServices, shared_services
 
 PASSWORD = "correct horse battery staple"
@@ -38,6 +38,16 @@ def _forget_outbox_reads() -> Iterator[None]:
     outbox.forget(read_at=outbox.clock())
     yield
     outbox.forget()
+
+
+@pytest.fixture(autouse=True)
+def _forget_api_token_memory() -> Iterator[None]:
+    """No test sees which tokens another test used or whose they were."""
+    api_token_store.forget_owners()
+    api_token_services.forget_uses()
+    yield
+    api_token_store.forget_owners()
+    api_token_services.forget_uses()
 
 
 @pytest.fixture

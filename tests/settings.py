@@ -78,13 +78,17 @@ else:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["django_tokenkit.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "django_tokenkit.authentication.JWTAuthentication",
+        "django_tokenkit.authentication.APITokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "django_tokenkit.views.exception_handler",
 }
 
 TOKENKIT = {
     "LOGIN_THROTTLE_RATE": None,
+    "API_TOKEN_SCOPES": {"notes:read": "Read notes", "notes:write": "Write notes"},
 }
 
 STATIC_URL = "/static/"

@@ -21,6 +21,8 @@ DURATION_PROPERTIES = {
     "SESSION_IDLE_TIMEOUT": "session_idle_timeout",
     "REVOCATION_LEASE": "revocation_lease",
     "REVOCATION_OUTBOX_INTERVAL": "revocation_outbox_interval",
+    "API_TOKEN_MAX_LIFETIME": "api_token_max_lifetime",
+    "API_TOKEN_LAST_USED_INTERVAL": "api_token_last_used_interval",
     "REFRESH_GRACE_PERIOD": "refresh_grace_period",
     "LEEWAY": "leeway",
 }

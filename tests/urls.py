@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/rejecting/", views.RejectingView.as_view(), name="rejecting"),
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/session-only/", views.SessionOnlyView.as_view(), name="session-only"),
+    path("api/scoped/", views.ScopedView.as_view(), name="scoped"),
 ]

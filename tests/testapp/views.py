@@ -6,10 +6,12 @@ from typing import Any
 
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
+
+from django_tokenkit.permissions import HasScopes
 
 
 class WhoAmIView(APIView):
@@ -57,3 +59,18 @@ class PlainHandlerView(APIView):
 
     def get(self, request: Request) -> Response:
         return Response({"username": request.user.get_username()})
+
+
+class ScopedView(APIView):
+    """Needs ``notes:read`` to read and ``notes:write`` to write, for API tokens."""
+
+    permission_classes = [IsAuthenticated, HasScopes]
+
+    def get_required_scopes(self, request: Request) -> list[str]:
+        return ["notes:read"] if request.method in SAFE_METHODS else ["notes:write"]
+
+    def get(self, request: Request) -> Response:
+        return Response({"username": request.user.get_username()})
+
+    def post(self, request: Request) -> Response:
+        return Response({"written": True}, status=status.HTTP_201_CREATED)

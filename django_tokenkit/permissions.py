@@ -1,0 +1,63 @@
+"""Scope checks for API tokens (SPEC section 6, "Scopes").
+
+A view lists the scopes it needs; :class:`HasScopes` refuses an API token
+that carries scopes but not those, with a 403 ``insufficient_scope`` and the
+RFC 6750 section 3.1 challenge naming them. A token with no scopes has its
+user's full rights, and a session's access token passes every scope check:
+scopes narrow what a script's token may do, they never widen a user's
+rights, so combine this class with your usual permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from django_tokenkit.api_token_store import APITokenCredential
+from django_tokenkit.conf import tokenkit_settings
+
+
+class InsufficientScope(PermissionDenied):
+    """403 ``insufficient_scope``; its ``auth_header`` becomes ``WWW-Authenticate``.
+
+    DRF's exception handler sets ``WWW-Authenticate`` from ``auth_header``
+    on any status, which is how a 403 carries the challenge RFC 6750 asks for.
+    """
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        names = " ".join(missing)
+        detail = f"This API token lacks the scope(s) this request needs: {names}."
+        super().__init__({"detail": detail, "code": "insufficient_scope"})
+        realm = tokenkit_settings.www_authenticate_realm
+        self.auth_header = (
+            f'Bearer realm="{realm}", error="insufficient_scope", '
+            f'error_description="The token lacks a required scope.", scope="{names}"'
+        )
+
+
+def required_scopes(request: Request, view: Any) -> list[str]:
+    """The scopes ``view`` needs for ``request``.
+
+    ``view.get_required_scopes(request)`` when the view defines it (to ask
+    for different scopes per method), else ``view.required_scopes``.
+    """
+    getter = getattr(view, "get_required_scopes", None)
+    scopes = getter(request) if callable(getter) else getattr(view, "required_scopes", ())
+    return [str(scope) for scope in scopes or ()]
+
+
+class HasScopes(BasePermission):
+    """Refuse an API token without every scope the view requires."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        credential = request.auth
+        if not isinstance(credential, APITokenCredential) or not credential.scopes:
+            return True  # a session token, another scheme, or a token with full rights
+        missing = [name for name in required_scopes(request, view) if name not in credential.scopes]
+        if missing:
+            raise InsufficientScope(missing)
+        return True
