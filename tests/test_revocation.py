@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from django_tokenkit import cache as tokenkit_cache
 from django_tokenkit import revocation, services, signals, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
 from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
@@ -258,7 +259,7 @@ def broken_cache(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     settings.TOKENKIT = {"CACHE_ALIAS": "broken", "LOGIN_THROTTLE_RATE": "100/min"}
     # The warning is rate-limited per process: start each test with none sent.
-    monkeypatch.setattr(revocation, "_last_warning", float("-inf"))
+    monkeypatch.setattr(tokenkit_cache, "_last_warning", float("-inf"))
 
 
 def tokenkit_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -337,8 +338,8 @@ def test_broken_cache_warning_is_rate_limited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(revocation, "time", SimpleNamespace(monotonic=lambda: clock.now))
-    monkeypatch.setattr(revocation, "_last_warning", float("-inf"))  # whatever setup logged
+    monkeypatch.setattr(tokenkit_cache, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(tokenkit_cache, "_last_warning", float("-inf"))  # whatever setup logged
 
     with caplog.at_level(logging.WARNING):
         pair = login(api_client)
