@@ -39,7 +39,7 @@ class LoginRateThrottle(SimpleRateThrottle):
 
         DRF's default trusts a client-sent ``X-Forwarded-For`` when
         ``NUM_PROXIES`` is unset, so an attacker inventing a new address per
-        attempt would never be throttled. Like ``services.client_details``
+        attempt would never be throttled. Like ``services.issue.client_details``
         we trust ``REMOTE_ADDR``; DRF's proxy handling applies only once
         ``NUM_PROXIES`` is configured.
         """

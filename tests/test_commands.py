@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from django_tokenkit import checks, services, signals, tokens
+from django_tokenkit import checks, signals, tokens
 from django_tokenkit.cache import get_cache
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
 from tests.conftest import assert_unauthorized, bearer, login
@@ -306,11 +306,6 @@ def test_flush_verbosity_zero_prints_nothing(frozen: Any, user: Any) -> None:
 def test_flush_batch_size_not_positive_raises_command_error(db: Any, batch_size: str) -> None:
     with pytest.raises(CommandError, match="--batch-size"):
         run("tokenkit_flush", "--batch-size", batch_size)
-
-
-def test_flush_service_batch_size_not_positive_raises_value_error(db: Any) -> None:
-    with pytest.raises(ValueError, match="batch_size"):
-        list(services.flush_expired(0))
 
 
 # tokenkit_flush never revives a revoked token -----------------------------------

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from django_tokenkit import cache as tokenkit_cache
-from django_tokenkit import revocation, services, signals, tokens
-from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
+from django_tokenkit import revocation, services, tokens
+from django_tokenkit.models import IssuedToken, RevokeReason, Session
 from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
 
 LOGIN_URL = "/api/auth/token/"
@@ -210,37 +210,6 @@ def test_is_revoked_revocation_during_cache_fill_is_not_undone(
 
     assert revocation.get_cache().get(revocation.session_key(token.sid)) == revocation.REVOKED
     assert revocation.is_revoked(token) is True
-
-
-def test_revoke_token_sends_token_revoked_after_commit(
-    pair: dict[str, Any], user: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    token = access_of(pair)
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    signals.token_revoked.connect(receiver, weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert services.revoke_token(token, RevokeReason.ADMIN) is True
-            assert received == []
-        with django_capture_on_commit_callbacks(execute=True):
-            assert services.revoke_token(token, RevokeReason.ADMIN) is False
-    finally:
-        signals.token_revoked.disconnect(receiver)
-
-    assert received == [
-        {
-            "sender": BlacklistedToken,
-            "signal": signals.token_revoked,
-            "unit": "token",
-            "identifier": token.jti,
-            "reason": RevokeReason.ADMIN,
-            "user_id": user.pk,
-        }
-    ]
 
 
 # --- an unreachable cache -----------------------------------------------------
