@@ -7,7 +7,7 @@ once the change has committed.
 
 They hook the user model's ``pre_save``/``post_save``, so changes made with
 ``QuerySet.update()`` or raw SQL bypass them, as they bypass every Django
-signal: revoke with :func:`django_tokenkit.services.revoke_user` (or
+signal: revoke with :func:`django_tokenkit.services.revocation.revoke_user` (or
 ``manage.py tokenkit_revoke --user``) after such bulk changes.
 """
 
@@ -17,9 +17,10 @@ from typing import Any
 
 from django.db import transaction
 
-from django_tokenkit import services, users
+from django_tokenkit import users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import RevokeReason
+from django_tokenkit.services import revocation
 
 _PENDING_ATTRIBUTE = "_tokenkit_pending_revocation"
 
@@ -75,7 +76,7 @@ def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) ->
     if reason is None:
         return
     setattr(instance, _PENDING_ATTRIBUTE, None)
-    transaction.on_commit(lambda: services.revoke_user(instance, reason))
+    transaction.on_commit(lambda: revocation.revoke_user(instance, reason))
 
 
 def forget_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -25,7 +25,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, transaction
 
-from django_tokenkit import lease, revocation
+from django_tokenkit import lease
+from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
 from django_tokenkit.exceptions import TokenInvalid, TokenRevoked
 from django_tokenkit.tokens import Token
 
@@ -35,7 +36,7 @@ TOMBSTONE_TIMEOUT = 10
 
 
 def user_key(pk: object) -> str:
-    return revocation.cache_key("user", str(pk))
+    return cache_key("user", str(pk))
 
 
 def coerce_pk(sub: str) -> Any:
@@ -77,9 +78,9 @@ def user_for_token(token: Token, found: Mapping[str, Any] | None = None) -> Abst
 
 def _cache_add(key: str, user: AbstractBaseUser) -> None:
     try:
-        revocation.get_cache().add(key, user, timeout=USER_CACHE_TIMEOUT)
+        get_cache().add(key, user, timeout=USER_CACHE_TIMEOUT)
     except Exception as error:  # the cache backend's connection error
-        revocation.warn_cache_unavailable("user cache fill", error)
+        warn_cache_unavailable("user cache fill", error)
 
 
 def forget(pk: object) -> None:
@@ -90,9 +91,9 @@ def forget(pk: object) -> None:
     sees the old one and must drop what it kept of it afterwards.
     """
     try:
-        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+        get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
-        revocation.warn_cache_unavailable("user cache invalidation", error)
+        warn_cache_unavailable("user cache invalidation", error)
         return
     transaction.on_commit(lambda: lease.announce([user_key(pk)]))
 
