@@ -117,11 +117,11 @@ def refresh(pk: object) -> None:
     key = user_key(pk)
     try:
         if user is None:
-            revocation.get_cache().set(key, TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+            get_cache().set(key, TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
         else:
-            revocation.get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
+            get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
     except Exception as error:  # the cache backend's connection error
-        revocation.warn_cache_unavailable("user cache refresh", error)
+        warn_cache_unavailable("user cache refresh", error)
     lease.announce([key])
 
 
@@ -133,7 +133,7 @@ def forget_then_refresh(pk: object) -> None:
     process. The lease's announcement comes with the refresh.
     """
     try:
-        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+        get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
-        revocation.warn_cache_unavailable("user cache invalidation", error)
+        warn_cache_unavailable("user cache invalidation", error)
     transaction.on_commit(lambda: refresh(pk))
