@@ -63,13 +63,13 @@ docs: $(STAMP)
 test-embedded: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest
 
-# tests/services.py checks that PostgreSQL and Redis answer, then runs pytest
+# tests/services_gate.py checks that PostgreSQL and Redis answer, then runs pytest
 # against them. DATABASE_URL and REDIS_URL default to the local services
 # (postgres://postgres@127.0.0.1:5432/tokenkit, redis://127.0.0.1:6379/1).
 # When they don't answer it prints a SKIPPED line and exits 0, or exits 1
 # when TOKENKIT_REQUIRE_SERVICES=1 (as CI sets it).
 test-services: $(STAMP)
-	$(BIN)/python -m tests.services -- $(BIN)/python -m pytest
+	$(BIN)/python -m tests.services_gate -- $(BIN)/python -m pytest
 
 # Installs the contenders (the `bench` extra) and, when it can, wrk; then
 # runs benchmarks/run.py against PostgreSQL and Redis on 127.0.0.1 (see

@@ -28,7 +28,6 @@ from rest_framework.request import Request
 
 from django_tokenkit import (
     api_token_format,
-    api_token_services,
     api_token_store,
     lease,
     outbox,
@@ -46,6 +45,7 @@ from django_tokenkit.exceptions import (
     TokenRevoked,
     to_api_exception,
 )
+from django_tokenkit.services import api_tokens
 from django_tokenkit.tokens import Token
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ class APITokenAuthentication(BaseAuthentication):
                 return None
             user, state = _api_token_user(raw)
         credential = state.credential()
-        api_token_services.record_use(credential, request._request)
+        api_tokens.record_use(credential, request._request)
         return user, credential
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,10 +1,12 @@
-"""Errors: a domain ``TokenError`` tree and the DRF exceptions it maps to.
+"""Errors: the domain errors and the DRF exceptions they map to.
 
 Domain code (tokens, services, revocation) raises :class:`TokenError`
-subclasses that know nothing of HTTP. The authentication classes and views
-translate them with :func:`to_api_exception`, so every door into the package
-answers a given failure with the same status and the same stable ``code``
-from SPEC section 5. Clients branch on ``code``, never on ``detail`` text.
+subclasses, or :class:`StoreUnavailable`, which know nothing of HTTP. The
+authentication classes, views and middleware translate them (with
+:func:`to_api_exception` and into :class:`ServiceUnavailable`), so every door
+into the package answers a given failure with the same status and the same
+stable ``code`` from SPEC section 5. Clients branch on ``code``, never on
+``detail`` text.
 """
 
 from __future__ import annotations
@@ -55,8 +57,18 @@ class TokenReused(TokenError):
     default_detail = "Refresh token was already used; the session has been revoked."
 
 
-class ServiceUnavailable(APIException):
+class StoreUnavailable(Exception):
     """The database could not complete an operation; nothing was half-done.
+
+    A domain error, not a :class:`TokenError`: the token may be fine, and
+    the same call may succeed when tried again. The services raise it (with
+    the database's error as its cause, already logged); the HTTP doors answer
+    it with :class:`ServiceUnavailable`.
+    """
+
+
+class ServiceUnavailable(APIException):
+    """The 503 for :class:`StoreUnavailable` and other database failures.
 
     The body is ``{"detail": ..., "code": "service_unavailable"}`` whichever
     exception handler renders it: like :class:`AuthenticationError`, the

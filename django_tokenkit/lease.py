@@ -46,9 +46,9 @@ from collections import deque
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.core.cache import caches
 from django.core.signals import setting_changed
 
+from django_tokenkit.cache import get_cache, namespaced
 from django_tokenkit.conf import SOURCE_SETTINGS, tokenkit_settings
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ def channel_name() -> str:
     Channels are shared by all of a Redis server's databases; the cache's
     ``KEY_PREFIX`` and version keep two sites on one server apart.
     """
-    cache = caches[tokenkit_settings.cache_alias]
-    return cache.make_key(f"{tokenkit_settings.cache_key_prefix}:revocations")
+    return get_cache().make_key(namespaced("revocations"))
 
 
 def _redis(alias: str) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 from django.core.cache import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from django_tokenkit import revocation
+from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ def single_flight(name: str) -> Iterator[bool]:
     down, waited too long) the block runs anyway and ``False`` is yielded.
     """
     try:
-        cache = revocation.get_cache()
+        cache = get_cache()
     except Exception as error:
-        revocation.warn_cache_unavailable("refresh lock", error)
+        warn_cache_unavailable("refresh lock", error)
         yield False
         return
-    key = revocation.cache_key("lock", name)
+    key = cache_key("lock", name)
     if isinstance(cache, LocMemCache):
         with _local_lock(key) as held:
             yield held
@@ -88,7 +88,7 @@ def _redis_lock(cache: Any, key: str) -> Iterator[bool]:
         )
         held = bool(lock.acquire(blocking=True))
     except Exception as error:
-        revocation.warn_cache_unavailable("refresh lock", error)
+        warn_cache_unavailable("refresh lock", error)
         yield False
         return
     try:
@@ -112,7 +112,7 @@ def _marker_lock(cache: BaseCache, key: str) -> Iterator[bool]:
                 break
             time.sleep(POLL_INTERVAL)
     except Exception as error:
-        revocation.warn_cache_unavailable("refresh lock", error)
+        warn_cache_unavailable("refresh lock", error)
         held = False
     try:
         yield held
@@ -122,4 +122,4 @@ def _marker_lock(cache: BaseCache, key: str) -> Iterator[bool]:
                 if cache.get(key) == owner:
                     cache.delete(key)
             except Exception as error:
-                revocation.warn_cache_unavailable("refresh lock release", error)
+                warn_cache_unavailable("refresh lock release", error)

@@ -29,8 +29,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from django_tokenkit import services
 from django_tokenkit.api_token_store import APITokenCredential
+from django_tokenkit.services import sliding
 from django_tokenkit.tokens import ACCESS, Token
 
 logger = logging.getLogger(__name__)
@@ -47,13 +47,13 @@ def _renewable_token(request: HttpRequest, response: HttpResponseBase) -> Token 
     token = getattr(request, "auth", None)
     if not isinstance(token, Token) or token.token_type != ACCESS:
         return None  # anonymous, session auth, API tokens, other packages' tokens
-    if not services.needs_renewal(token, timezone.now()):
+    if not sliding.needs_renewal(token, timezone.now()):
         return None
     return token
 
 
 def _renew(token: Token) -> tuple[str, Token] | None:
-    """:func:`services.renew_access_token`, or None when the database failed.
+    """:func:`~django_tokenkit.services.sliding.renew_access_token`, or None on a database error.
 
     The view has already answered; a renewal is a courtesy the next request
     can offer again, so a failure to record it (the session's last use) must
@@ -61,7 +61,7 @@ def _renew(token: Token) -> tuple[str, Token] | None:
     absorbed by the service.
     """
     try:
-        return services.renew_access_token(token)
+        return sliding.renew_access_token(token)
     except DatabaseError:
         logger.exception(
             "tokenkit could not renew an access token of session %s: the database failed; "

@@ -7,7 +7,7 @@ once the change has committed.
 
 They hook the user model's ``pre_save``/``post_save``, so changes made with
 ``QuerySet.update()`` or raw SQL bypass them, as they bypass every Django
-signal: revoke with :func:`django_tokenkit.services.revoke_user` (or
+signal: revoke with :func:`django_tokenkit.services.revocation.revoke_user` (or
 ``manage.py tokenkit_revoke --user``) after such bulk changes.
 """
 
@@ -17,9 +17,10 @@ from typing import Any
 
 from django.db import transaction
 
-from django_tokenkit import api_token_services, services, users
+from django_tokenkit import users
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import RevokeReason
+from django_tokenkit.services import api_tokens, revocation
 
 _PENDING_ATTRIBUTE = "_tokenkit_pending_revocation"
 
@@ -88,9 +89,9 @@ def _revoke_for(user: Any, reason: str) -> None:
     """
     deactivated = reason == RevokeReason.USER_DEACTIVATED
     if deactivated or tokenkit_settings.revoke_on_password_change:
-        services.revoke_user(user, reason)
+        revocation.revoke_user(user, reason)
     if deactivated or tokenkit_settings.api_token_revoke_on_password_change:
-        api_token_services.revoke_for_users([user.pk], reason)
+        api_tokens.revoke_for_users([user.pk], reason)
 
 
 def forget_deleted_user(sender: Any, instance: Any, **kwargs: Any) -> None:

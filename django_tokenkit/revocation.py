@@ -29,17 +29,16 @@ what the outbox lists until it has been published.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import BaseCache, caches
 from django.db import DatabaseError
 from django.utils import timezone
 
 from django_tokenkit import api_token_store, lease, outbox
+from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import BlacklistedToken, PendingRevocation, Session
 from django_tokenkit.tokens import Token
@@ -56,19 +55,6 @@ ACTIVE_STATE_TIMEOUT = 300
 #: A floor for how long a "revoked" marker is kept, in seconds.
 MIN_REVOKED_TIMEOUT = 60
 
-_WARNING_INTERVAL = 60.0
-_last_warning = 0.0
-
-
-def get_cache() -> BaseCache:
-    """The cache shared by all processes (``TOKENKIT["CACHE_ALIAS"]``)."""
-    return caches[tokenkit_settings.cache_alias]
-
-
-def cache_key(kind: str, identifier: str) -> str:
-    """A key in tokenkit's namespace of the shared cache (``CACHE_KEY_PREFIX``)."""
-    return f"{tokenkit_settings.cache_key_prefix}:{kind}:{identifier}"
-
 
 def session_key(sid: str) -> str:
     return cache_key("sid", sid)
@@ -76,21 +62,6 @@ def session_key(sid: str) -> str:
 
 def token_key(jti: str) -> str:
     return cache_key("jti", jti)
-
-
-def warn_cache_unavailable(operation: str, error: BaseException) -> None:
-    """Log that the cache failed, at most once per interval per process."""
-    global _last_warning
-    outbox.note_cache_failure()
-    now = time.monotonic()
-    if now - _last_warning >= _WARNING_INTERVAL:
-        _last_warning = now
-        logger.warning(
-            "tokenkit cache %r unavailable during %s (%s); falling back to the database.",
-            tokenkit_settings.cache_alias,
-            operation,
-            type(error).__name__,
-        )
 
 
 def lookup_keys(token: Token) -> list[str]:

@@ -10,7 +10,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from django_tokenkit import revocation
+from django_tokenkit.cache import get_cache, warn_cache_unavailable
 from django_tokenkit.conf import tokenkit_settings
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     def __init__(self) -> None:
         # DRF's class attribute is the default cache; ours follows CACHE_ALIAS.
-        self.cache: BaseCache = revocation.get_cache()
+        self.cache: BaseCache = get_cache()
         super().__init__()
 
     def get_rate(self) -> str | None:
@@ -39,7 +39,7 @@ class LoginRateThrottle(SimpleRateThrottle):
 
         DRF's default trusts a client-sent ``X-Forwarded-For`` when
         ``NUM_PROXIES`` is unset, so an attacker inventing a new address per
-        attempt would never be throttled. Like ``services.client_details``
+        attempt would never be throttled. Like ``services.issue.client_details``
         we trust ``REMOTE_ADDR``; DRF's proxy handling applies only once
         ``NUM_PROXIES`` is configured.
         """
@@ -54,5 +54,5 @@ class LoginRateThrottle(SimpleRateThrottle):
         try:
             return super().allow_request(request, view)
         except Exception as error:  # the cache backend's connection error
-            revocation.warn_cache_unavailable("login throttling", error)
+            warn_cache_unavailable("login throttling", error)
             return True

@@ -25,7 +25,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, transaction
 
-from django_tokenkit import lease, revocation
+from django_tokenkit import lease
+from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
 from django_tokenkit.exceptions import TokenInvalid, TokenRevoked
 from django_tokenkit.tokens import Token
 
@@ -35,7 +36,7 @@ TOMBSTONE_TIMEOUT = 10
 
 
 def user_key(pk: object) -> str:
-    return revocation.cache_key("user", str(pk))
+    return cache_key("user", str(pk))
 
 
 def coerce_pk(sub: str) -> Any:
@@ -85,9 +86,9 @@ def user_for_pk(pk: Any, found: Mapping[str, Any] | None = None) -> AbstractBase
 
 def _cache_add(key: str, user: AbstractBaseUser) -> None:
     try:
-        revocation.get_cache().add(key, user, timeout=USER_CACHE_TIMEOUT)
+        get_cache().add(key, user, timeout=USER_CACHE_TIMEOUT)
     except Exception as error:  # the cache backend's connection error
-        revocation.warn_cache_unavailable("user cache fill", error)
+        warn_cache_unavailable("user cache fill", error)
 
 
 def forget(pk: object) -> None:
@@ -98,9 +99,9 @@ def forget(pk: object) -> None:
     sees the old one and must drop what it kept of it afterwards.
     """
     try:
-        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+        get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
-        revocation.warn_cache_unavailable("user cache invalidation", error)
+        warn_cache_unavailable("user cache invalidation", error)
         return
     transaction.on_commit(lambda: lease.announce([user_key(pk)]))
 
@@ -124,11 +125,11 @@ def refresh(pk: object) -> None:
     key = user_key(pk)
     try:
         if user is None:
-            revocation.get_cache().set(key, TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+            get_cache().set(key, TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
         else:
-            revocation.get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
+            get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
     except Exception as error:  # the cache backend's connection error
-        revocation.warn_cache_unavailable("user cache refresh", error)
+        warn_cache_unavailable("user cache refresh", error)
     lease.announce([key])
 
 
@@ -140,7 +141,7 @@ def forget_then_refresh(pk: object) -> None:
     process. The lease's announcement comes with the refresh.
     """
     try:
-        revocation.get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
+        get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
-        revocation.warn_cache_unavailable("user cache invalidation", error)
+        warn_cache_unavailable("user cache invalidation", error)
     transaction.on_commit(lambda: refresh(pk))

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from django_tokenkit import api_token_services, api_token_store, outbox, tokens
+from django_tokenkit import api_token_store, outbox, tokens
+from django_tokenkit.services import api_tokens as api_token_services
 from tests.e2e import SharedServices, shared_services
 
 PASSWORD = "correct horse battery staple"

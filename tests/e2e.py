@@ -12,7 +12,7 @@ Two set-ups use this module:
 - ``tests/test_e2e_*.py``: several servers with several workers each, sharing
   a PostgreSQL database and a Redis database, to test what SPEC section 6
   promises "across processes". They need the services half of ``make test``
-  (``DATABASE_URL`` and ``REDIS_URL``, see ``tests/services.py``) and are
+  (``DATABASE_URL`` and ``REDIS_URL``, see ``tests/services_gate.py``) and are
   skipped without it, by :func:`service_urls`.
 """
 

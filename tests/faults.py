@@ -1,10 +1,11 @@
-"""Real faults for the tests: a private Redis to stop, and a TCP link to cut.
+"""Real faults for the tests: a private Redis to stop, a TCP link to cut, a failing table.
 
 Nothing here is a mock. :class:`PrivateRedis` is a ``redis-server`` process of
 the test's own on a free port; :class:`TcpProxy` forwards real connections to
 a real server and can be cut (every connection closed, new ones refused)
 and restored, which is what a network partition looks like to a client:
-the server behind it keeps its contents throughout.
+the server behind it keeps its contents throughout. :func:`failing_writes`
+installs a trigger that makes the database itself refuse a write.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from django.db import connection
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -161,3 +165,32 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+@contextlib.contextmanager
+def failing_writes(table: str, operation: str) -> Iterator[None]:
+    """Make every ``operation`` (INSERT/UPDATE) on ``table`` fail inside the database."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION tokenkit_fail() RETURNS trigger AS "
+                "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER tokenkit_fail BEFORE {operation} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION tokenkit_fail()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER tokenkit_fail BEFORE {operation} ON {table} "
+                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER tokenkit_fail ON {table}")
+                cursor.execute("DROP FUNCTION tokenkit_fail()")
+            else:
+                cursor.execute("DROP TRIGGER tokenkit_fail")

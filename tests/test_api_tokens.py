@@ -12,18 +12,14 @@ from django.core.cache import caches
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_tokenkit import (
-    api_token_format,
-    api_token_services,
-    api_token_store,
-    signals,
-)
-from django_tokenkit.api_token_services import (
+from django_tokenkit import api_token_format, api_token_store, signals
+from django_tokenkit.models import APIToken, APITokenExpiryWarning, PendingRevocation
+from django_tokenkit.services import api_tokens as api_token_services
+from django_tokenkit.services.api_tokens import (
     APITokenLimitReached,
     APITokenNotRotatable,
     InvalidAPITokenRequest,
 )
-from django_tokenkit.models import APIToken, APITokenExpiryWarning, PendingRevocation
 from tests.conftest import login
 
 DAY = timedelta(days=1)

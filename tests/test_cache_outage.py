@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from django_tokenkit import revocation
+from django_tokenkit import cache as tokenkit_cache
 from django_tokenkit.models import IssuedToken
 from tests.conftest import PASSWORD, login
 from tests.faults import REDIS_SERVER, PrivateRedis, free_port
@@ -53,7 +53,7 @@ def test_cache_outage_and_empty_restart_keep_auth_working_and_revocations_in_for
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    monkeypatch.setattr(revocation, "_last_warning", 0.0)
+    monkeypatch.setattr(tokenkit_cache, "_last_warning", 0.0)
     kept, ended = login(api_client), login(APIClient())
     assert whoami(api_client, kept).status_code == 200  # both cached as active
     assert whoami(api_client, ended).status_code == 200

@@ -16,7 +16,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from django_tokenkit import checks, services, signals, tokens
+from django_tokenkit import checks, signals, tokens
+from django_tokenkit.cache import get_cache
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
 from tests.conftest import assert_unauthorized, bearer, login
 
@@ -307,11 +308,6 @@ def test_flush_batch_size_not_positive_raises_command_error(db: Any, batch_size:
         run("tokenkit_flush", "--batch-size", batch_size)
 
 
-def test_flush_service_batch_size_not_positive_raises_value_error(db: Any) -> None:
-    with pytest.raises(ValueError, match="batch_size"):
-        list(services.flush_expired(0))
-
-
 # tokenkit_flush never revives a revoked token -----------------------------------
 
 
@@ -328,7 +324,7 @@ def test_flush_revoked_access_token_stays_revoked_within_leeway(
     frozen.move_to(NOW + ACCESS_LIFETIME + LEEWAY - timedelta(seconds=1), tick=False)
 
     run("tokenkit_flush")
-    services.revocation.get_cache().clear()  # a Redis restart: only the database is left
+    get_cache().clear()  # a Redis restart: only the database is left
 
     assert BlacklistedToken.objects.count() == 1
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
@@ -346,7 +342,7 @@ def test_flush_revoked_session_stays_revoked(
         run("tokenkit_revoke", "--session", sid)
 
     run("tokenkit_flush")
-    services.revocation.get_cache().clear()
+    get_cache().clear()
 
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
     assert_unauthorized(refresh(api_client, pair["refresh"]), "token_revoked")
@@ -369,7 +365,7 @@ def test_flush_revoked_session_row_gone_its_tokens_still_refused(
     with django_capture_on_commit_callbacks(execute=True):
         run("tokenkit_revoke", "--session", sid)
     Session.objects.filter(pk=sid).delete()
-    services.revocation.get_cache().clear()
+    get_cache().clear()
 
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
     assert_unauthorized(refresh(api_client, pair["refresh"]), "token_revoked")

@@ -19,35 +19,7 @@ from rest_framework.test import APIClient
 
 from django_tokenkit.models import IssuedToken, Session
 from tests.conftest import PASSWORD, login
-
-
-@contextmanager
-def failing_writes(table: str, operation: str) -> Iterator[None]:
-    """Make every ``operation`` (INSERT/UPDATE) on ``table`` fail inside the database."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION tokenkit_fail() RETURNS trigger AS "
-                "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER tokenkit_fail BEFORE {operation} ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION tokenkit_fail()"
-            )
-        else:
-            cursor.execute(
-                f"CREATE TRIGGER tokenkit_fail BEFORE {operation} ON {table} "
-                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-            )
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"DROP TRIGGER tokenkit_fail ON {table}")
-                cursor.execute("DROP FUNCTION tokenkit_fail()")
-            else:
-                cursor.execute("DROP TRIGGER tokenkit_fail")
+from tests.faults import failing_writes
 
 
 def refresh(client: APIClient, raw: str) -> Any:

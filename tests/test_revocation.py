@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from django_tokenkit import revocation, services, signals, tokens
-from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
+from django_tokenkit import cache as tokenkit_cache
+from django_tokenkit import revocation, services, tokens
+from django_tokenkit.models import IssuedToken, RevokeReason, Session
 from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
 
 LOGIN_URL = "/api/auth/token/"
@@ -211,37 +212,6 @@ def test_is_revoked_revocation_during_cache_fill_is_not_undone(
     assert revocation.is_revoked(token) is True
 
 
-def test_revoke_token_sends_token_revoked_after_commit(
-    pair: dict[str, Any], user: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    token = access_of(pair)
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    signals.token_revoked.connect(receiver, weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert services.revoke_token(token, RevokeReason.ADMIN) is True
-            assert received == []
-        with django_capture_on_commit_callbacks(execute=True):
-            assert services.revoke_token(token, RevokeReason.ADMIN) is False
-    finally:
-        signals.token_revoked.disconnect(receiver)
-
-    assert received == [
-        {
-            "sender": BlacklistedToken,
-            "signal": signals.token_revoked,
-            "unit": "token",
-            "identifier": token.jti,
-            "reason": RevokeReason.ADMIN,
-            "user_id": user.pk,
-        }
-    ]
-
-
 # --- an unreachable cache -----------------------------------------------------
 
 
@@ -258,7 +228,7 @@ def broken_cache(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     settings.TOKENKIT = {"CACHE_ALIAS": "broken", "LOGIN_THROTTLE_RATE": "100/min"}
     # The warning is rate-limited per process: start each test with none sent.
-    monkeypatch.setattr(revocation, "_last_warning", float("-inf"))
+    monkeypatch.setattr(tokenkit_cache, "_last_warning", float("-inf"))
 
 
 def tokenkit_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -337,8 +307,8 @@ def test_broken_cache_warning_is_rate_limited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(revocation, "time", SimpleNamespace(monotonic=lambda: clock.now))
-    monkeypatch.setattr(revocation, "_last_warning", float("-inf"))  # whatever setup logged
+    monkeypatch.setattr(tokenkit_cache, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(tokenkit_cache, "_last_warning", float("-inf"))  # whatever setup logged
 
     with caplog.at_level(logging.WARNING):
         pair = login(api_client)

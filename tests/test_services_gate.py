@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import services
+from tests import services_gate as services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Port 1 is closed on any test machine: connections are refused at once.
@@ -30,7 +30,7 @@ def run_gate(
     if require:
         env["TOKENKIT_REQUIRE_SERVICES"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "tests.services", "--", *command],
+        [sys.executable, "-m", "tests.services_gate", "--", *command],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

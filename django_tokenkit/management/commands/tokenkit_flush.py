@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_tokenkit import services
+from django_tokenkit.services import flush
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -44,12 +44,12 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be a positive integer.")
         verbose = options["verbosity"] >= 1
         if options["dry_run"]:
-            counts = services.count_expired()
+            counts = flush.count_expired()
             if verbose:
                 self.stdout.write(f"Dry run, nothing deleted. Would delete {_summary(counts)}.")
             return
-        totals = dict.fromkeys(services.FLUSH_KINDS, 0)
-        for progress in services.flush_expired(batch_size):
+        totals = dict.fromkeys(flush.FLUSH_KINDS, 0)
+        for progress in flush.flush_expired(batch_size):
             totals[progress.kind] = progress.total
             if verbose:
                 self.stdout.write(

@@ -1,6 +1,6 @@
 """``manage.py tokenkit_revoke``: revoke a user's sessions, one session or one token.
 
-Every revocation goes through :mod:`django_tokenkit.services`, exactly as a
+Every revocation goes through :mod:`django_tokenkit.services.revocation`, exactly as a
 logout or an admin action does: the ``token_revoked`` signal fires and the
 shared cache is updated, so the next request with an affected token gets
 401 ``token_revoked`` on every server process.
@@ -16,8 +16,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_tokenkit import services, tokens, users
+from django_tokenkit import tokens, users
 from django_tokenkit.models import IssuedToken, RevokeReason, Session
+from django_tokenkit.services import revocation
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         if not Session.objects.filter(user=user, revoked_at__isnull=True).exists():
             self._say(f"User {name} has no unrevoked sessions: already revoked.")
             return
-        count = services.revoke_user(user, reason)
+        count = revocation.revoke_user(user, reason)
         logger.info("tokenkit_revoke: revoked %s sessions of user %s", count, user.pk)
         self._done(f"Revoked {count} session{'s' if count != 1 else ''} of user {name}.")
 
@@ -84,7 +85,7 @@ class Command(BaseCommand):
         session = Session.objects.filter(pk=session_id).first()
         if session is None:
             raise CommandError(f"No session {session_id}: mistyped, or flushed after it ended.")
-        if not services.revoke_session_id(session.sid, reason):
+        if not revocation.revoke_session_id(session.sid, reason):
             self._say(f"Session {session.sid} was already revoked.")
             return
         logger.info("tokenkit_revoke: revoked session %s of user %s", session.sid, session.user_id)
@@ -97,7 +98,7 @@ class Command(BaseCommand):
                 "letters, digits, '-' and '_' (the jti claim)."
             )
         try:
-            revoked = services.revoke_jti(jti, reason)
+            revoked = revocation.revoke_jti(jti, reason)
         except IssuedToken.DoesNotExist:
             raise CommandError(
                 f"No token {jti!r} is on record. tokenkit records refresh tokens and the "

@@ -1,4 +1,7 @@
-"""Refresh racing every revocation source: one lock order, no deadlock (PostgreSQL).
+"""Revocation (:mod:`django_tokenkit.services.revocation`): its signal and its lock order.
+
+The races below are refresh racing every revocation source: one lock order,
+no deadlock (PostgreSQL).
 
 Refresh and revocation both touch a session's row and its tokens' rows. Taken
 in opposite orders they deadlock: PostgreSQL aborts one transaction after
@@ -12,6 +15,7 @@ revoked. SQLite has no row locks, so these run on the services half.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,15 +23,16 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from django_tokenkit import services, tokens
+from django_tokenkit import signals, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
+from django_tokenkit.services import revocation
 from tests.conftest import bearer, login
 from tests.e2e import run_concurrently
 
-pytestmark = pytest.mark.skipif(
+needs_row_locks = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").split(":")[0] not in {"postgres", "postgresql"},
     reason="needs PostgreSQL: SQLite has no row locks, so nothing can deadlock there",
 )
@@ -68,14 +73,14 @@ def _sessions_delete(pair: dict[str, Any], user_pk: Any) -> int:
 
 def _admin_revoke_selected_sessions(pair: dict[str, Any], user_pk: Any) -> int:
     # What SessionAdmin.revoke_selected passes on.
-    return services.revoke_sessions(
+    return revocation.revoke_sessions(
         Session.objects.filter(pk=_sid(pair)).only("pk"), RevokeReason.ADMIN
     )
 
 
 def _admin_revoke_users(pair: dict[str, Any], user_pk: Any) -> int:
     # What the "revoke all tokens of these users" actions pass on.
-    return services.revoke_users([user_pk], RevokeReason.ADMIN)
+    return revocation.revoke_users([user_pk], RevokeReason.ADMIN)
 
 
 def _password_change(pair: dict[str, Any], user_pk: Any) -> None:
@@ -134,6 +139,7 @@ def _assert_refresh_answered_cleanly(response: Any) -> None:
         assert response.json()["code"] == "token_revoked", response.content
 
 
+@needs_row_locks
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_refresh_racing_revocation_source_never_fails_and_session_ends_revoked(
     transactional_db: Any, source: str
@@ -162,6 +168,7 @@ def test_refresh_racing_revocation_source_never_fails_and_session_ends_revoked(
         assert session.revoked_at is not None, f"round {round_number}: {source} lost"
 
 
+@needs_row_locks
 def test_refresh_racing_reuse_detection_never_fails_and_session_ends_revoked(
     transactional_db: Any, settings: Any
 ) -> None:
@@ -192,6 +199,7 @@ def test_refresh_racing_reuse_detection_never_fails_and_session_ends_revoked(
         assert session.revoke_reason == RevokeReason.REUSE
 
 
+@needs_row_locks
 def test_refresh_racing_admin_token_revocation_never_fails_and_blacklists_the_token(
     transactional_db: Any,
 ) -> None:
@@ -211,7 +219,7 @@ def test_refresh_racing_admin_token_revocation_never_fails_and_blacklists_the_to
             [
                 _on_own_connection(lambda pair=pair: _refresh(pair["refresh"])),
                 _on_own_connection(
-                    lambda records=records: services.revoke_issued_tokens(
+                    lambda records=records: revocation.revoke_issued_tokens(
                         records, RevokeReason.ADMIN
                     )
                 ),
@@ -222,3 +230,52 @@ def test_refresh_racing_admin_token_revocation_never_fails_and_blacklists_the_to
         assert count == 2  # the refresh token and the access token issued with it
         assert BlacklistedToken.objects.filter(jti=jti).exists()
         assert IssuedToken.objects.get(jti=jti).revoked_at is not None
+
+
+def test_revoke_token_sends_token_revoked_after_commit(
+    pair: dict[str, Any], user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    token = tokens.decode(pair["access"], tokens.ACCESS)
+    received: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        received.append({"sender": sender, **kwargs})
+
+    signals.token_revoked.connect(receiver, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert revocation.revoke_token(token, RevokeReason.ADMIN) is True
+            assert received == []
+        with django_capture_on_commit_callbacks(execute=True):
+            assert revocation.revoke_token(token, RevokeReason.ADMIN) is False
+    finally:
+        signals.token_revoked.disconnect(receiver)
+
+    assert received == [
+        {
+            "sender": BlacklistedToken,
+            "signal": signals.token_revoked,
+            "unit": "token",
+            "identifier": token.jti,
+            "reason": RevokeReason.ADMIN,
+            "user_id": user.pk,
+        }
+    ]
+
+
+@pytest.mark.parametrize("sid", ["", "not-a-uuid", "0" * 33])
+def test_revoke_session_id_malformed_id_revokes_nothing(pair: dict[str, Any], sid: str) -> None:
+    assert revocation.revoke_session_id(sid, RevokeReason.ADMIN) == 0
+    assert not Session.objects.filter(revoked_at__isnull=False).exists()
+
+
+def test_lock_sessions_returns_existing_sessions_in_primary_key_order(
+    api_client: APIClient, user: Any
+) -> None:
+    sids = [_sid(login(api_client)) for _ in range(3)]
+    missing = uuid.uuid4()
+
+    with transaction.atomic():
+        locked = revocation.lock_sessions([*map(uuid.UUID, reversed(sids)), missing])
+
+    assert [session.pk for session in locked] == sorted(map(uuid.UUID, sids))

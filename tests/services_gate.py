@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m tests.services                 # report whether both services answer
-    python -m tests.services -- pytest -x    # run the command only if they do
+    python -m tests.services_gate                 # report whether both services answer
+    python -m tests.services_gate -- pytest -x    # run the command only if they do
 
 ``DATABASE_URL`` and ``REDIS_URL`` name the services and default to the ones a
 test machine has on 127.0.0.1; the command runs with both set. When either

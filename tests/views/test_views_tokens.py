@@ -382,7 +382,7 @@ def test_refresh_reuse_after_grace_returns_401_and_revokes_session(
     frozen.shift(31)
 
     with (
-        caplog.at_level(logging.WARNING, logger="django_tokenkit.services"),
+        caplog.at_level(logging.WARNING, logger="django_tokenkit.services.rotation"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post_refresh(api_client, pair["refresh"])
@@ -401,7 +401,7 @@ def test_refresh_reuse_after_grace_returns_401_and_revokes_session(
     warnings = [
         record
         for record in caplog.records
-        if record.name == "django_tokenkit.services" and record.levelno == logging.WARNING
+        if record.name == "django_tokenkit.services.rotation" and record.levelno == logging.WARNING
     ]
     assert len(warnings) == 1
     logged = "\n".join(record.getMessage() for record in caplog.records)

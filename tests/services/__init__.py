@@ -1,0 +1,1 @@
+"""Tests of :mod:`django_tokenkit.services`, one module per lifecycle module."""
