@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import services, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
-from tests.conftest import bearer, login
 from tests.e2e import run_concurrently
+from tests.helpers import bearer, login
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").split(":")[0] not in {"postgres", "postgresql"},
