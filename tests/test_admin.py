@@ -23,13 +23,12 @@ from rest_framework.test import APIClient
 from django_tokenkit import admin as tokenkit_admin
 from django_tokenkit import services, signals, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
-from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
+from tests.helpers import PASSWORD, assert_unauthorized, login, whoami
 
 SESSIONS_URL = "/admin/django_tokenkit/session/"
 TOKENS_URL = "/admin/django_tokenkit/issuedtoken/"
 BLACKLIST_URL = "/admin/django_tokenkit/blacklistedtoken/"
 USERS_URL = "/admin/auth/user/"
-WHOAMI_URL = "/api/whoami/"
 
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -42,10 +41,6 @@ on_postgres = pytest.mark.skipif(
 
 def sid_of(pair: dict[str, Any]) -> str:
     return tokens.decode(pair["access"], tokens.ACCESS).sid
-
-
-def whoami(pair: dict[str, Any]) -> Any:
-    return APIClient().get(WHOAMI_URL, **bearer(pair["access"]))
 
 
 def make_users(count: int, prefix: str = "user") -> list[Any]:
@@ -354,7 +349,9 @@ def test_session_revoke_selected_action_confirmed_revokes_at_once_via_services(
 ) -> None:
     laptop = login(APIClient())
     phone = login(APIClient())
-    assert whoami(phone).status_code == 200  # the session's state is now cached as active
+    assert (
+        whoami(APIClient(), phone).status_code == 200
+    )  # the session's state is now cached as active
     with django_capture_on_commit_callbacks(execute=True):
         response = action_post(
             admin_client, SESSIONS_URL, "revoke_selected", [sid_of(phone)], post="yes"
@@ -363,8 +360,8 @@ def test_session_revoke_selected_action_confirmed_revokes_at_once_via_services(
     session = Session.objects.get(pk=sid_of(phone))
     assert session.revoke_reason == RevokeReason.ADMIN
     assert session.revoked_at is not None
-    assert_unauthorized(whoami(phone), "token_revoked")
-    assert whoami(laptop).status_code == 200
+    assert_unauthorized(whoami(APIClient(), phone), "token_revoked")
+    assert whoami(APIClient(), laptop).status_code == 200
     assert [(s["unit"], s["identifier"]) for s in revoked_signals] == [("session", sid_of(phone))]
     follow = admin_client.get(response["Location"])
     assert "Revoked 1 session." in follow.content.decode()
@@ -400,9 +397,9 @@ def test_session_revoke_users_action_revokes_every_session_of_those_users(
     assert "bob@example.com" not in html
     with django_capture_on_commit_callbacks(execute=True):
         action_post(admin_client, SESSIONS_URL, "revoke_users", [sid_of(first)], post="yes")
-    assert_unauthorized(whoami(first), "token_revoked")
-    assert_unauthorized(whoami(second), "token_revoked")
-    assert whoami(bob).status_code == 200
+    assert_unauthorized(whoami(APIClient(), first), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), second), "token_revoked")
+    assert whoami(APIClient(), bob).status_code == 200
     assert set(Session.objects.filter(user=user).values_list("revoke_reason", flat=True)) == {
         RevokeReason.ADMIN
     }
@@ -419,13 +416,13 @@ def test_issued_token_revoke_selected_action_revokes_the_pair_not_the_session(
     assert "Revoke the selected tokens?" in confirm.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         action_post(admin_client, TOKENS_URL, "revoke_selected", [jti], post="yes")
-    assert_unauthorized(whoami(pair), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
     refreshed = APIClient().post(
         "/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"
     )
     assert_unauthorized(refreshed, "token_revoked")
     assert Session.objects.get(pk=sid_of(pair)).revoked_at is None
-    assert whoami(other).status_code == 200
+    assert whoami(APIClient(), other).status_code == 200
     assert set(BlacklistedToken.objects.values_list("reason", flat=True)) == {RevokeReason.ADMIN}
 
 
@@ -437,7 +434,7 @@ def test_issued_token_revoke_sessions_action_ends_the_session(
     with django_capture_on_commit_callbacks(execute=True):
         action_post(admin_client, TOKENS_URL, "revoke_sessions", [jti], post="yes")
     assert Session.objects.get(pk=sid_of(pair)).revoke_reason == RevokeReason.ADMIN
-    assert_unauthorized(whoami(pair), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
 
 
 def test_blacklist_revoke_users_action_locks_the_user_out(
@@ -452,7 +449,7 @@ def test_blacklist_revoke_users_action_locks_the_user_out(
     )
     with django_capture_on_commit_callbacks(execute=True):
         action_post(admin_client, BLACKLIST_URL, "revoke_users", [entry.pk], post="yes")
-    assert_unauthorized(whoami(pair), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
 
 
 def test_revoke_actions_need_the_change_permission(viewer_client: Client, user: Any) -> None:
@@ -485,14 +482,14 @@ def test_session_detail_revoke_button_post_revokes_and_redirects(
     admin_client: Client, user: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     pair = login(APIClient())
-    whoami(pair)
+    whoami(APIClient(), pair)
     sid = sid_of(pair)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(revoke_url(SESSIONS_URL, sid), {"scope": "session"})
     assert response.status_code == 302
     assert response["Location"] == f"{SESSIONS_URL}{sid}/change/"
     assert Session.objects.get(pk=sid).revoke_reason == RevokeReason.ADMIN
-    assert_unauthorized(whoami(pair), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
     page = admin_client.get(response["Location"]).content.decode()
     assert "The session is revoked" in page  # the message
     assert "Revoke this session" not in page
@@ -508,7 +505,7 @@ def test_session_detail_revoke_user_scope_revokes_all_their_sessions(
     second = login(APIClient())
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(revoke_url(SESSIONS_URL, sid_of(first)), {"scope": "user"})
-    assert_unauthorized(whoami(second), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), second), "token_revoked")
 
 
 def test_session_detail_of_an_expired_session_offers_only_the_user_button(
@@ -580,7 +577,7 @@ def test_issued_token_detail_revoke_token_scope_keeps_the_session(
     assert response.status_code == 302
     assert IssuedToken.objects.get(pk=jti).revoked_at is not None
     assert Session.objects.get(pk=sid_of(pair)).revoked_at is None
-    assert_unauthorized(whoami(pair), "token_revoked")
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
 
 
 def test_blacklist_detail_revoke_session_scope(
@@ -676,14 +673,14 @@ def test_user_admin_revoke_all_sessions_action_confirms_then_revokes(
     confirm = action_post(admin_client, USERS_URL, "tokenkit_revoke_all_sessions", [user.pk])
     assert confirm.status_code == 200
     assert "Revoke all tokens of these users?" in confirm.content.decode()
-    assert whoami(pair).status_code == 200
+    assert whoami(APIClient(), pair).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         response = action_post(
             admin_client, USERS_URL, "tokenkit_revoke_all_sessions", [user.pk], post="yes"
         )
     assert response.status_code == 302
-    assert_unauthorized(whoami(pair), "token_revoked")
-    assert whoami(bob).status_code == 200
+    assert_unauthorized(whoami(APIClient(), pair), "token_revoked")
+    assert whoami(APIClient(), bob).status_code == 200
 
 
 def test_user_admin_revoke_action_hidden_without_session_change_permission(

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import services, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
-from tests.conftest import login
+from tests.helpers import login
 
 
 def make_session(user: Any, **fields: Any) -> Session:
