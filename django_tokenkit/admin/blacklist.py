@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -9,17 +11,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from django_tokenkit import tokens
-from django_tokenkit.admin.actions import (
-    RevokeChoice,
-    revoke_session,
-    revoke_user,
-    revoke_users_action,
-    user_choice,
-)
+from django_tokenkit.admin.actions import revoke_users_action
 from django_tokenkit.admin.filters import StatusFilter, UserFilter
 from django_tokenkit.admin.options import RevocationAdmin
 from django_tokenkit.admin.utils import user_link
-from django_tokenkit.models import BlacklistedToken, TokenStatus
+from django_tokenkit.models import BlacklistedToken, Session
 
 
 class BlacklistedTokenAdmin(RevocationAdmin[BlacklistedToken]):
@@ -56,6 +52,10 @@ class BlacklistedTokenAdmin(RevocationAdmin[BlacklistedToken]):
     )
 
     revoke_users = revoke_users_action("user")
+    session_choice = (
+        _("Revoke its session"),
+        _("Every other token of the session this token belonged to stops too."),
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BlacklistedToken]:
         queryset: QuerySet[BlacklistedToken] = (
@@ -70,19 +70,8 @@ class BlacklistedTokenAdmin(RevocationAdmin[BlacklistedToken]):
     def user_column(self, obj: BlacklistedToken) -> SafeString | str:
         return user_link(obj.user, obj.user_id)
 
-    def revoke_choices(self, obj: BlacklistedToken) -> list[RevokeChoice]:
-        choices = []
-        if obj.session is not None and obj.session.status() == TokenStatus.ACTIVE:
-            choices.append(
-                RevokeChoice(
-                    "session",
-                    str(_("Revoke its session")),
-                    str(_("Every other token of the session this token belonged to stops too.")),
-                )
-            )
-        return choices + user_choice(obj.user_id)
+    def session_of(self, obj: BlacklistedToken) -> Session | None:
+        return obj.session
 
-    def perform_revoke(self, request: HttpRequest, obj: BlacklistedToken, scope: str) -> str:
-        if scope == "user":
-            return revoke_user(obj.user_id)
-        return revoke_session(obj.session)
+    def user_id_of(self, obj: BlacklistedToken) -> Any:
+        return obj.user_id

@@ -20,10 +20,7 @@ from django_tokenkit.admin.actions import (
     RevokeChoice,
     revoke_action,
     revoke_pair,
-    revoke_session,
-    revoke_user,
     revoke_users_action,
-    user_choice,
 )
 from django_tokenkit.admin.filters import SessionFilter, StatusFilter, TokenUserFilter
 from django_tokenkit.admin.options import RevocationAdmin
@@ -103,6 +100,7 @@ class IssuedTokenAdmin(RevocationAdmin[IssuedToken]):
         question=_("These sessions end at once, with every token they issued."),
     )
     revoke_users = revoke_users_action("session__user")
+    session_choice = (_("Revoke its session"), _("Every token of this session stops working."))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IssuedToken]:
         queryset: QuerySet[IssuedToken] = (
@@ -144,34 +142,35 @@ class IssuedTokenAdmin(RevocationAdmin[IssuedToken]):
     def ip_column(self, obj: IssuedToken) -> str | None:
         return obj.session.ip_address
 
+    def session_of(self, obj: IssuedToken) -> Session:
+        return obj.session
+
+    def user_id_of(self, obj: IssuedToken) -> Any:
+        return obj.session.user_id
+
     def revoke_choices(self, obj: IssuedToken) -> list[RevokeChoice]:
-        choices = []
-        if obj.session.status() == TokenStatus.ACTIVE:
-            if obj.revoked_at is None and not obj.pair_expired():
-                choices.append(
-                    RevokeChoice(
-                        "token",
-                        str(_("Revoke this token")),
-                        str(
-                            _(
-                                "This refresh token and the access token issued with it stop "
-                                "working; the session stays logged in."
-                            )
-                        ),
-                    )
-                )
-            choices.append(
+        choices = super().revoke_choices(obj)
+        if (
+            obj.session.status() == TokenStatus.ACTIVE
+            and obj.revoked_at is None
+            and not obj.pair_expired()
+        ):
+            choices.insert(
+                0,
                 RevokeChoice(
-                    "session",
-                    str(_("Revoke its session")),
-                    str(_("Every token of this session stops working.")),
-                )
+                    "token",
+                    str(_("Revoke this token")),
+                    str(
+                        _(
+                            "This refresh token and the access token issued with it stop "
+                            "working; the session stays logged in."
+                        )
+                    ),
+                ),
             )
-        return choices + user_choice(obj.session.user_id)
+        return choices
 
     def perform_revoke(self, request: HttpRequest, obj: IssuedToken, scope: str) -> str:
-        if scope == "user":
-            return revoke_user(obj.session.user_id)
-        if scope == "session":
-            return revoke_session(obj.session)
-        return revoke_pair(obj)
+        if scope == "token":
+            return revoke_pair(obj)
+        return super().perform_revoke(request, obj, scope)

@@ -44,7 +44,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from django_tokenkit.admin.actions import RevokeChoice
+from django_tokenkit.admin.actions import RevokeChoice, revoke_session, revoke_user, user_choice
 from django_tokenkit.admin.pagination import EstimatedCountPaginator
 from django_tokenkit.admin.search import (
     MAX_SEARCH_TERM_LENGTH,
@@ -53,10 +53,13 @@ from django_tokenkit.admin.search import (
     search_terms,
 )
 from django_tokenkit.admin.utils import can_revoke, status_badge
+from django_tokenkit.models import Session, TokenStatus
 
 _M = TypeVar("_M", bound=models.Model)
 
 if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
     _ModelAdmin = admin.ModelAdmin
 else:
     # ModelAdmin is generic only in django-stubs; at run time it cannot be subscripted.
@@ -222,13 +225,43 @@ class RevocationAdmin(_ModelAdmin[_M]):
             *super().get_urls(),
         ]
 
+    #: The label and help of the "revoke its session" button, shown while
+    #: :meth:`session_of` is active; None for a page without one.
+    session_choice: tuple[_StrOrPromise, _StrOrPromise] | None = None
+
+    def session_of(self, obj: _M) -> Session | None:
+        """The session ``obj`` belongs to (or is), for the "session" button."""
+        return None
+
+    def user_id_of(self, obj: _M) -> Any:
+        """The primary key of ``obj``'s user, for the "user" button; None without one."""
+        return None
+
     def revoke_choices(self, obj: _M) -> list[RevokeChoice]:
-        """The revoke buttons ``obj``'s page offers, given its current state."""
-        return []
+        """The revoke buttons ``obj``'s page offers, given its current state.
+
+        Here: its session's, while that is active, and its user's. A page
+        with a scope of its own adds its button and handles it in
+        :meth:`perform_revoke` before calling this class's.
+        """
+        choices = []
+        session = self.session_of(obj)
+        if (
+            self.session_choice is not None
+            and session is not None
+            and session.status() == TokenStatus.ACTIVE
+        ):
+            label, help_text = self.session_choice
+            choices.append(RevokeChoice("session", str(label), str(help_text)))
+        return choices + user_choice(self.user_id_of(obj))
 
     def perform_revoke(self, request: HttpRequest, obj: _M, scope: str) -> str:
-        """Revoke ``scope`` ("token", "session" or "user") of ``obj``; the message to show."""
-        raise NotImplementedError
+        """Revoke ``scope`` ("session" or "user") of ``obj``; the message to show."""
+        if scope == "user":
+            return revoke_user(self.user_id_of(obj))
+        if scope == "session":
+            return revoke_session(self.session_of(obj))
+        raise ValueError(f"No revoke scope {scope!r} on this page.")
 
     def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """POST-only (CSRF-checked by ``admin_view``): revoke, then back to the page."""

@@ -15,19 +15,11 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_tokenkit.admin.actions import (
-    SESSIONS,
-    RevokeChoice,
-    revoke_action,
-    revoke_session,
-    revoke_user,
-    revoke_users_action,
-    user_choice,
-)
+from django_tokenkit.admin.actions import SESSIONS, revoke_action, revoke_users_action
 from django_tokenkit.admin.filters import StatusFilter, UserFilter
 from django_tokenkit.admin.options import RevocationAdmin
 from django_tokenkit.admin.utils import admin_url, status_badge, user_link
-from django_tokenkit.models import IssuedToken, Session, TokenStatus
+from django_tokenkit.models import IssuedToken, Session
 
 if TYPE_CHECKING:
     _TabularInline = admin.TabularInline[IssuedToken, Session]
@@ -135,6 +127,10 @@ class SessionAdmin(RevocationAdmin[Session]):
         ),
     )
     revoke_users = revoke_users_action("user")
+    session_choice = (
+        _("Revoke this session"),
+        _("Its access and refresh tokens stop working on the next request."),
+    )
 
     def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -176,19 +172,8 @@ class SessionAdmin(RevocationAdmin[Session]):
             return label
         return format_html('<a href="{}?session={}">{}</a>', url, obj.pk, label)
 
-    def revoke_choices(self, obj: Session) -> list[RevokeChoice]:
-        choices = []
-        if obj.status() == TokenStatus.ACTIVE:
-            choices.append(
-                RevokeChoice(
-                    "session",
-                    str(_("Revoke this session")),
-                    str(_("Its access and refresh tokens stop working on the next request.")),
-                )
-            )
-        return choices + user_choice(obj.user_id)
+    def session_of(self, obj: Session) -> Session:
+        return obj
 
-    def perform_revoke(self, request: HttpRequest, obj: Session, scope: str) -> str:
-        if scope == "user":
-            return revoke_user(obj.user_id)
-        return revoke_session(obj)
+    def user_id_of(self, obj: Session) -> Any:
+        return obj.user_id
