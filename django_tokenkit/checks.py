@@ -9,6 +9,7 @@ request can trip over it. Servers such as gunicorn do not run checks: run
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,35 +17,81 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from django_tokenkit.conf import (
-    DEFAULTS,
-    DURATION_KEYS,
-    HMAC_ALGORITHMS,
-    SAMESITE_VALUES,
-    parse_key_entry,
-    to_timedelta,
+from django_tokenkit import keys
+from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, SAMESITE_VALUES, to_timedelta
+
+
+@dataclass(frozen=True)
+class CheckId:
+    """One tokenkit check id and what it means; the only way a check builds a message.
+
+    The level follows the id: ``tokenkit.Ennn`` is an error, ``tokenkit.Wnnn``
+    a warning. Every instance is in :data:`REGISTRY`, which the tests and the
+    docs build read (docs/settings.rst must describe each id).
+    """
+
+    id: str
+    title: str
+
+    @property
+    def is_warning(self) -> bool:
+        return self.id.startswith("tokenkit.W")
+
+    def message(
+        self, msg: str, *, hint: str | None = None, obj: str = "settings.TOKENKIT"
+    ) -> CheckMessage:
+        """A check message with this id, at this id's level."""
+        level = Warning if self.is_warning else Error
+        return level(msg, hint=hint, id=self.id, obj=obj)
+
+
+#: Every check id, by id, in the order they were introduced.
+REGISTRY: dict[str, CheckId] = {}
+
+
+def _register(check_id: str, title: str) -> CheckId:
+    if check_id in REGISTRY:
+        raise ValueError(f"Check id {check_id} is registered twice.")
+    REGISTRY[check_id] = entry = CheckId(check_id, title)
+    return entry
+
+
+UNKNOWN_SETTING = _register(
+    "tokenkit.E001", "TOKENKIT is not a dict, or has a key tokenkit does not know"
 )
-from django_tokenkit.keys import HMAC_MIN_KEY_BYTES
+BAD_VALUE = _register("tokenkit.E002", "a TOKENKIT value has the wrong type or form")
+BAD_DURATION = _register(
+    "tokenkit.E003", "a duration is not positive (or negative, where zero is allowed)"
+)
+SHORT_KEY = _register("tokenkit.E004", "an HMAC signing key is shorter than its algorithm's hash")
+UNSUPPORTED_ALGORITHM = _register("tokenkit.E005", "ALGORITHM is not one tokenkit supports")
+NO_SUCH_CACHE = _register("tokenkit.E006", "CACHE_ALIAS names no cache in CACHES")
+DUPLICATE_KID = _register("tokenkit.E007", "two SIGNING_KEYS share a kid")
+PER_PROCESS_CACHE = _register(
+    "tokenkit.W001", "the cache is per-process (local-memory, dummy) while DEBUG is off"
+)
+INSECURE_SAMESITE = _register(
+    "tokenkit.E008", "REFRESH_COOKIE_SAMESITE is 'None' while REFRESH_COOKIE_SECURE is off"
+)
+LONG_THRESHOLD = _register(
+    "tokenkit.W002", "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME"
+)
+NO_CSRF_MIDDLEWARE = _register(
+    "tokenkit.W003", "the refresh cookie is on but CsrfViewMiddleware is not installed"
+)
+CORS_HIDES_HEADERS = _register(
+    "tokenkit.W004", "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers"
+)
+CLIENT_SIDE_CACHING = _register(
+    "tokenkit.W005", "the tokenkit cache uses redis-py's client-side caching"
+)
+LEASE_NEEDS_REDIS = _register(
+    "tokenkit.E009", "REVOCATION_LEASE is set but the tokenkit cache is not django-redis"
+)
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
-CHECK_IDS = {
-    "tokenkit.E001": "TOKENKIT is not a dict, or has a key tokenkit does not know",
-    "tokenkit.E002": "a TOKENKIT value has the wrong type or form",
-    "tokenkit.E003": "a duration is not positive (or negative, where zero is allowed)",
-    "tokenkit.E004": "an HMAC signing key is shorter than its algorithm's hash",
-    "tokenkit.E005": "ALGORITHM is not one tokenkit supports",
-    "tokenkit.E006": "CACHE_ALIAS names no cache in CACHES",
-    "tokenkit.E007": "two SIGNING_KEYS share a kid",
-    "tokenkit.W001": "the cache is per-process (local-memory, dummy) while DEBUG is off",
-    "tokenkit.E008": "REFRESH_COOKIE_SAMESITE is 'None' while REFRESH_COOKIE_SECURE is off",
-    "tokenkit.W002": "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME",
-    "tokenkit.W003": "the refresh cookie is on but CsrfViewMiddleware is not installed",
-    "tokenkit.W004": "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers",
-    "tokenkit.W005": "the tokenkit cache uses redis-py's client-side caching",
-    "tokenkit.E009": "REVOCATION_LEASE is set but the tokenkit cache is not django-redis",
-}
+CHECK_IDS = {check_id: entry.title for check_id, entry in REGISTRY.items()}
 
-SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS
 #: Durations that may be zero (no leeway, no grace period).
 ZERO_ALLOWED = frozenset(
     {"LEEWAY", "REFRESH_GRACE_PERIOD", "SLIDING_THRESHOLD", "API_TOKEN_LAST_USED_INTERVAL"}
@@ -59,10 +106,6 @@ PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
-
-
-def _error(check_id: str, msg: str, hint: str | None = None) -> Error:
-    return Error(msg, hint=hint, id=check_id, obj="settings.TOKENKIT")
 
 
 def _is_str(value: object) -> bool:
@@ -97,19 +140,6 @@ def _is_rate(value: object) -> bool:
         return False
     num, _, period = value.partition("/")
     return num.isdigit() and int(num) > 0 and period[:1] in {"s", "m", "h", "d"}
-
-
-def _is_key_list(value: object) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, (list, tuple)) or not value:
-        return False
-    try:
-        for entry in value:
-            parse_key_entry(entry)
-    except ImproperlyConfigured:
-        return False
-    return True
 
 
 def _is_cookie_name(value: object) -> bool:
@@ -157,7 +187,7 @@ def _is_warning_list(value: object) -> bool:
 
 VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     "ALGORITHM": (_is_str, "a string such as 'HS256'"),
-    "SIGNING_KEYS": (_is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
+    "SIGNING_KEYS": (keys.is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
     "ISSUER": (_is_optional_str, "None or a string"),
     "AUDIENCE": (_is_optional_str, "None or a string"),
     "ROTATE_REFRESH_TOKENS": (_is_bool, "True or False"),
@@ -194,12 +224,11 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        return [_error("tokenkit.E001", "TOKENKIT must be a dict.")]
+        return [UNKNOWN_SETTING.message("TOKENKIT must be a dict.")]
     messages: list[CheckMessage] = []
     for name in sorted(set(raw) - set(DEFAULTS)):
         messages.append(
-            _error(
-                "tokenkit.E001",
+            UNKNOWN_SETTING.message(
                 f"TOKENKIT has an unknown key {name!r}.",
                 hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
             )
@@ -207,9 +236,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     for name, (is_valid, expected) in VALIDATORS.items():
         if name in raw and not is_valid(raw[name]):
             messages.append(
-                _error(
-                    "tokenkit.E002", f"TOKENKIT[{name!r}] must be {expected}, not {raw[name]!r}."
-                )
+                BAD_VALUE.message(f"TOKENKIT[{name!r}] must be {expected}, not {raw[name]!r}.")
             )
     messages.extend(_check_durations(raw))
     return messages
@@ -228,8 +255,7 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
             duration = to_timedelta(name, value)
         except ImproperlyConfigured:
             messages.append(
-                _error(
-                    "tokenkit.E002",
+                BAD_VALUE.message(
                     f"TOKENKIT[{name!r}] must be a timedelta or a number of seconds, "
                     f"not {value!r}.",
                 )
@@ -238,8 +264,7 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
         durations[name] = duration
         if duration < timedelta(0) or (duration == timedelta(0) and name not in ZERO_ALLOWED):
             messages.append(
-                _error(
-                    "tokenkit.E003",
+                BAD_DURATION.message(
                     f"TOKENKIT[{name!r}] must be "
                     + ("zero or more" if name in ZERO_ALLOWED else "positive")
                     + f", not {duration}.",
@@ -249,11 +274,10 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
     threshold = durations.get("SLIDING_THRESHOLD")
     if access is not None and threshold is not None and threshold >= access:
         messages.append(
-            Warning(
+            LONG_THRESHOLD.message(
                 "TOKENKIT['SLIDING_THRESHOLD'] is not shorter than ACCESS_TOKEN_LIFETIME, so "
                 "every authenticated response would carry a renewed token.",
                 hint="Use a threshold of about a third of the access token lifetime.",
-                id="tokenkit.W002",
                 obj="settings.TOKENKIT",
             )
         )
@@ -265,40 +289,31 @@ def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[
     raw = getattr(settings, "TOKENKIT", None) or {}
     if not isinstance(raw, dict):
         return []
-    algorithm = raw.get("ALGORITHM", DEFAULTS["ALGORITHM"])
-    if not isinstance(algorithm, str) or algorithm not in SUPPORTED_ALGORITHMS:
+    name = raw.get("ALGORITHM", DEFAULTS["ALGORITHM"])
+    algorithm = keys.get_algorithm(name)
+    if algorithm is None:
         return [
-            _error(
-                "tokenkit.E005",
-                f"TOKENKIT['ALGORITHM'] is {algorithm!r}, which tokenkit does not support.",
-                hint="Supported: " + ", ".join(sorted(SUPPORTED_ALGORITHMS)) + ".",
+            UNSUPPORTED_ALGORITHM.message(
+                f"TOKENKIT['ALGORITHM'] is {name!r}, which tokenkit does not support.",
+                hint="Supported: " + ", ".join(sorted(keys.SUPPORTED_ALGORITHMS)) + ".",
             )
         ]
     value = raw.get("SIGNING_KEYS")
-    if not _is_key_list(value):
+    if not keys.is_key_list(value):
         return []  # reported by check_settings
-    entries = (
-        [parse_key_entry(settings.SECRET_KEY)]
-        if value is None
-        else [parse_key_entry(entry) for entry in value]
-    )
+    entries = keys.load_key_entries(value, default_key=settings.SECRET_KEY)
     source = "SECRET_KEY" if value is None else "SIGNING_KEYS"
-    messages: list[CheckMessage] = []
-    minimum = HMAC_MIN_KEY_BYTES[algorithm]
-    for position, entry in enumerate(entries):
-        if len(entry.key.encode()) < minimum:
-            label = entry.kid or f"#{position}"
-            messages.append(
-                _error(
-                    "tokenkit.E004",
-                    f"The {algorithm} key {label} from {source} is shorter than {minimum} bytes.",
-                    hint='Generate one with: python -c "import secrets; '
-                    'print(secrets.token_urlsafe(64))"',
-                )
-            )
-    kids = [entry.kid for entry in entries if entry.kid is not None]
-    for kid in sorted({kid for kid in kids if kids.count(kid) > 1}):
-        messages.append(_error("tokenkit.E007", f"Several SIGNING_KEYS have the kid {kid!r}."))
+    messages: list[CheckMessage] = [
+        SHORT_KEY.message(
+            f"The {algorithm.name} key {label} from {source} {problem}.",
+            hint='Generate one with: python -c "import secrets; print(secrets.token_urlsafe(64))"',
+        )
+        for label, problem in keys.key_problems(algorithm, entries)
+    ]
+    messages.extend(
+        DUPLICATE_KID.message(f"Several SIGNING_KEYS have the kid {kid!r}.")
+        for kid in keys.duplicate_kids(entries)
+    )
     return messages
 
 
@@ -311,16 +326,14 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
     caches_setting = getattr(settings, "CACHES", {})
     if alias not in caches_setting:
         return [
-            _error(
-                "tokenkit.E006",
+            NO_SUCH_CACHE.message(
                 f"TOKENKIT['CACHE_ALIAS'] is {alias!r}, but CACHES has no such cache.",
             )
         ]
     backend = caches_setting[alias].get("BACKEND", "")
     if raw.get("REVOCATION_LEASE") is not None and backend != DJANGO_REDIS_BACKEND:
         return [
-            _error(
-                "tokenkit.E009",
+            LEASE_NEEDS_REDIS.message(
                 f"TOKENKIT['REVOCATION_LEASE'] is set, but the tokenkit cache {alias!r} uses "
                 f"{backend or 'no backend'}; the lease needs Redis publish/subscribe through "
                 "django-redis.",
@@ -330,12 +343,11 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
         ]
     if not settings.DEBUG and backend in PER_PROCESS_CACHES:
         return [
-            Warning(
+            PER_PROCESS_CACHE.message(
                 f"The tokenkit cache {alias!r} uses {backend}, which is not shared between "
                 "processes: revocations, sliding renewals and refresh coordination would "
                 "only be seen by the process that made them.",
                 hint="Use Redis (django-redis or Django's RedisCache) or Memcached in production.",
-                id="tokenkit.W001",
                 obj="settings.CACHES",
             )
         ]
@@ -343,12 +355,11 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
     pool_kwargs = options.get("CONNECTION_POOL_KWARGS") or {}
     if any("cache_config" in place or "cache" in place for place in (options, pool_kwargs)):
         return [
-            Warning(
+            CLIENT_SIDE_CACHING.message(
                 f"The tokenkit cache {alias!r} enables redis-py's client-side caching. A "
                 "process may then answer from its own copy after a revocation was written, "
                 "and keeps answering from it while Redis is unreachable.",
                 hint="Give tokenkit a cache alias without cache_config (see the deployment guide).",
-                id="tokenkit.W005",
                 obj="settings.CACHES",
             )
         ]
@@ -367,19 +378,17 @@ def check_refresh_cookie(
     samesite = raw.get("REFRESH_COOKIE_SAMESITE", DEFAULTS["REFRESH_COOKIE_SAMESITE"])
     if samesite == "None" and secure is not True:
         messages.append(
-            _error(
-                "tokenkit.E008",
+            INSECURE_SAMESITE.message(
                 "TOKENKIT['REFRESH_COOKIE_SAMESITE'] is 'None' but REFRESH_COOKIE_SECURE is "
                 "off; browsers drop such cookies.",
             )
         )
     if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
         messages.append(
-            Warning(
+            NO_CSRF_MIDDLEWARE.message(
                 "The refresh cookie is on but django.middleware.csrf.CsrfViewMiddleware is "
                 "not in MIDDLEWARE, so no csrftoken cookie is set and cookie-based refresh "
                 "cannot pass its CSRF check.",
-                id="tokenkit.W003",
                 obj="settings.MIDDLEWARE",
             )
         )
@@ -402,11 +411,10 @@ def check_cors_expose_headers(
     if not missing:
         return []
     return [
-        Warning(
+        CORS_HIDES_HEADERS.message(
             "CORS_EXPOSE_HEADERS does not list " + " and ".join(missing) + "; browsers on "
             "other origins will not let the front end read renewed tokens.",
             hint="Add them to CORS_EXPOSE_HEADERS.",
-            id="tokenkit.W004",
             obj="settings.CORS_EXPOSE_HEADERS",
         )
     ]

@@ -14,7 +14,6 @@ named setting instead of an obscure error deep in a request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, Literal, cast
@@ -23,7 +22,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+from django_tokenkit.keys import KeyEntry, load_key_entries
+
 SameSite = Literal["Lax", "Strict", "None"]
 SAMESITE_VALUES = ("Lax", "Strict", "None")
 
@@ -95,14 +95,6 @@ DURATION_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class KeyEntry:
-    """One configured key: ``kid`` is None when the key carries no id."""
-
-    kid: str | None
-    key: str
-
-
 def user_settings() -> dict[str, Any]:
     """Return the raw ``TOKENKIT`` dict (empty when unset)."""
     value = getattr(settings, "TOKENKIT", None)
@@ -124,20 +116,6 @@ def to_timedelta(name: str, value: object) -> timedelta:
             pass  # NaN, infinity, or beyond timedelta's range
     raise ImproperlyConfigured(
         f"TOKENKIT[{name!r}] must be a timedelta or a number of seconds, not {value!r}."
-    )
-
-
-def parse_key_entry(entry: object) -> KeyEntry:
-    """Turn one item of ``SIGNING_KEYS`` into a :class:`KeyEntry`."""
-    if isinstance(entry, str):
-        return KeyEntry(kid=None, key=entry)
-    if isinstance(entry, dict):
-        key = entry.get("key")
-        kid = entry.get("kid")
-        if isinstance(key, str) and (kid is None or isinstance(kid, str)):
-            return KeyEntry(kid=kid or None, key=key)
-    raise ImproperlyConfigured(
-        'Each TOKENKIT[\'SIGNING_KEYS\'] entry must be a string or {"kid": str, "key": str}.'
     )
 
 
@@ -168,12 +146,7 @@ class TokenkitSettings:
     @cached_property
     def signing_keys(self) -> list[KeyEntry]:
         """The configured keys, first one signing; SECRET_KEY when unset."""
-        value = self.get("SIGNING_KEYS")
-        if value is None:
-            return [KeyEntry(kid=None, key=settings.SECRET_KEY)]
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ImproperlyConfigured("TOKENKIT['SIGNING_KEYS'] must be a non-empty list.")
-        return [parse_key_entry(entry) for entry in value]
+        return load_key_entries(self.get("SIGNING_KEYS"), default_key=settings.SECRET_KEY)
 
     @cached_property
     def access_token_lifetime(self) -> timedelta:

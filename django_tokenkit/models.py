@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+    from typing_extensions import Self
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class RevokeReason(models.TextChoices):
@@ -36,13 +44,88 @@ class RevokeReason(models.TextChoices):
     COMMAND = "command"
 
 
-class SessionQuerySet(models.QuerySet["Session"]):
-    def active(self, now: datetime | None = None) -> SessionQuerySet:
+class TokenStatus(models.TextChoices):
+    """Where a session or token stands; each model says which of these it can be in.
+
+    The one list of status names: the admin's filters and badges, and any
+    other caller, take them from here, and each model's rule for telling
+    them apart lives beside it (``status()`` on a row, ``with_status()`` on
+    a queryset). Each row shows its :attr:`label`.
+    """
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    #: An issued refresh token a refresh exchanged for a new pair.
+    ROTATED = "rotated"
+    #: A blacklist entry whose token would still be accepted without it.
+    IN_FORCE = "in_force"
+
+    # The labels are set here rather than as ("active", _("active")) members:
+    # django-stubs' plugin would then type each member as that tuple, not str.
+    @property
+    def label(self) -> _StrOrPromise:
+        return _STATUS_LABELS[self.value]
+
+
+_STATUS_LABELS: dict[str, _StrOrPromise] = {
+    TokenStatus.ACTIVE: _("active"),
+    TokenStatus.EXPIRED: _("expired"),
+    TokenStatus.REVOKED: _("revoked"),
+    TokenStatus.ROTATED: _("rotated"),
+    TokenStatus.IN_FORCE: _("still in force"),
+}
+
+
+class StatusQuerySet(models.QuerySet[_M]):
+    """A queryset that can narrow its rows to one :class:`TokenStatus`.
+
+    Each model's subclass writes its rule once, as :meth:`status_condition`;
+    the model's ``status()`` method is the same rule for a row in memory,
+    written next to it so the two are read (and tested) together.
+    """
+
+    #: The statuses a row of this model can have, in the order a list offers them.
+    statuses: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def status_condition(cls, status: str, now: datetime) -> Q:
+        """The ``WHERE`` condition of ``status`` at ``now``."""
+        raise NotImplementedError
+
+    def with_status(self, status: str, now: datetime | None = None) -> Self:
+        """The rows with ``status`` at ``now`` (default: the current time).
+
+        Raises ``ValueError`` for a status this model's rows cannot have.
+        """
+        if status not in self.statuses:
+            raise ValueError(f"{self.model.__name__} has no status {status!r}.")
+        narrowed: Self = self.filter(self.status_condition(status, now or timezone.now()))
+        return narrowed
+
+    def expired(self, now: datetime | None = None) -> Self:
+        """Rows past their expiry (and, where that applies, neither revoked nor rotated)."""
+        return self.with_status(TokenStatus.EXPIRED, now)
+
+
+class SessionQuerySet(StatusQuerySet["Session"]):
+    statuses = (TokenStatus.ACTIVE, TokenStatus.EXPIRED, TokenStatus.REVOKED)
+
+    @classmethod
+    def status_condition(cls, status: str, now: datetime) -> Q:
+        """Revoked wins over expired: a revoked session stays "revoked" past its cap."""
+        if status == TokenStatus.REVOKED:
+            return Q(revoked_at__isnull=False)
+        if status == TokenStatus.EXPIRED:
+            return Q(revoked_at__isnull=True, expires_at__lte=now)
+        return Q(revoked_at__isnull=True, expires_at__gt=now)
+
+    def active(self, now: datetime | None = None) -> Self:
         """Sessions neither revoked nor past their absolute cap."""
-        active: SessionQuerySet = self.filter(
-            revoked_at__isnull=True, expires_at__gt=now or timezone.now()
-        )
-        return active
+        return self.with_status(TokenStatus.ACTIVE, now)
+
+    def revoked(self) -> Self:
+        return self.with_status(TokenStatus.REVOKED)
 
 
 class Session(models.Model):
@@ -95,10 +178,55 @@ class Session(models.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    def status(self, now: datetime | None = None) -> str:
+        """``revoked``, ``expired`` (past its absolute cap) or ``active``.
+
+        The rule of :meth:`SessionQuerySet.status_condition`, for a row in
+        memory. A session whose refresh token expired, or that went idle, is
+        still "active" until its cap: the database does not record that,
+        and refreshing checks it (``SESSION_IDLE_TIMEOUT``) at the time.
+        """
+        if self.revoked_at is not None:
+            return TokenStatus.REVOKED
+        if self.expires_at <= (now or timezone.now()):
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
+
 
 class TokenType(models.TextChoices):
     ACCESS = "access"
     REFRESH = "refresh"
+
+
+class IssuedTokenQuerySet(StatusQuerySet["IssuedToken"]):
+    statuses = (
+        TokenStatus.ACTIVE,
+        TokenStatus.ROTATED,
+        TokenStatus.EXPIRED,
+        TokenStatus.REVOKED,
+    )
+
+    @classmethod
+    def status_condition(cls, status: str, now: datetime) -> Q:
+        """Revoked wins over rotated, and rotated over expired."""
+        if status == TokenStatus.REVOKED:
+            return Q(revoked_at__isnull=False)
+        if status == TokenStatus.ROTATED:
+            return Q(revoked_at__isnull=True, rotated_at__isnull=False)
+        live = Q(revoked_at__isnull=True, rotated_at__isnull=True)
+        if status == TokenStatus.EXPIRED:
+            return live & Q(expires_at__lte=now)
+        return live & Q(expires_at__gt=now)
+
+    def active(self, now: datetime | None = None) -> Self:
+        """Refresh tokens that can still be exchanged: not revoked, rotated or expired."""
+        return self.with_status(TokenStatus.ACTIVE, now)
+
+    def rotated(self) -> Self:
+        return self.with_status(TokenStatus.ROTATED)
+
+    def revoked(self) -> Self:
+        return self.with_status(TokenStatus.REVOKED)
 
 
 class IssuedToken(models.Model):
@@ -132,6 +260,8 @@ class IssuedToken(models.Model):
     access_jti = models.CharField(_("access token id"), max_length=64, blank=True, default="")
     access_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
 
+    objects = IssuedTokenQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("issued token")
         verbose_name_plural = _("issued tokens")
@@ -144,6 +274,47 @@ class IssuedToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_type} {self.jti}"
+
+    def status(self, now: datetime | None = None) -> str:
+        """``revoked``, ``rotated`` (retired by a refresh), ``expired`` or ``active``.
+
+        The rule of :meth:`IssuedTokenQuerySet.status_condition`, for a row
+        in memory. It is the refresh token's status; its session's status
+        is not taken into account (revoking a session marks its tokens too).
+        """
+        if self.revoked_at is not None:
+            return TokenStatus.REVOKED
+        if self.rotated_at is not None:
+            return TokenStatus.ROTATED
+        if self.expires_at <= (now or timezone.now()):
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
+
+    def pair_expired(self, now: datetime | None = None) -> bool:
+        """Whether both this refresh token and the access token issued with it expired.
+
+        Until then revoking the row still stops a token a client may hold.
+        """
+        moment = now or timezone.now()
+        access_expires_at = self.access_expires_at
+        return self.expires_at <= moment and (
+            access_expires_at is None or access_expires_at <= moment
+        )
+
+
+class BlacklistedTokenQuerySet(StatusQuerySet["BlacklistedToken"]):
+    statuses = (TokenStatus.IN_FORCE, TokenStatus.EXPIRED)
+
+    @classmethod
+    def status_condition(cls, status: str, now: datetime) -> Q:
+        """In force while the token it blocks would still verify."""
+        if status == TokenStatus.EXPIRED:
+            return Q(expires_at__lte=now)
+        return Q(expires_at__gt=now)
+
+    def in_force(self, now: datetime | None = None) -> Self:
+        """Entries still needed: the token they block has not expired yet."""
+        return self.with_status(TokenStatus.IN_FORCE, now)
 
 
 class BlacklistedToken(models.Model):
@@ -167,6 +338,8 @@ class BlacklistedToken(models.Model):
         _("reason"), max_length=32, choices=RevokeReason.choices, blank=True, default=""
     )
 
+    objects = BlacklistedTokenQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("revoked token")
         verbose_name_plural = _("revoked tokens")
@@ -178,6 +351,18 @@ class BlacklistedToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_type} {self.jti}"
+
+    def status(self, now: datetime | None = None) -> str:
+        """``in_force`` while the token would still be valid, then ``expired``.
+
+        The rule of :meth:`BlacklistedTokenQuerySet.status_condition`, for a
+        row in memory.
+        """
+        return (
+            TokenStatus.IN_FORCE
+            if self.expires_at > (now or timezone.now())
+            else TokenStatus.EXPIRED
+        )
 
 
 class PendingRevocation(models.Model):

@@ -32,8 +32,9 @@ from django.utils import timezone as dj_timezone
 from jwt.types import Options
 
 from django_tokenkit import keys
-from django_tokenkit.conf import SOURCE_SETTINGS, KeyEntry, tokenkit_settings
+from django_tokenkit.conf import SOURCE_SETTINGS, tokenkit_settings
 from django_tokenkit.exceptions import TokenExpired, TokenInvalid
+from django_tokenkit.keys import KeyEntry
 
 TokenType = Literal["access", "refresh"]
 ACCESS: TokenType = "access"
@@ -167,7 +168,7 @@ def encode(
     audience = tokenkit_settings.audience
     if audience is not None:
         claims["aud"] = audience
-    key = keys.signing_key()
+    key = keys.signing_key(tokenkit_settings.signing_keys)
     headers: dict[str, Any] = {"typ": TYP_HEADERS[token_type]}
     if key.kid is not None:
         headers["kid"] = key.kid
@@ -255,7 +256,7 @@ def _decode(raw: object, token_type: TokenType, *, verify_exp: bool) -> Token:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise TokenInvalid("Token has a malformed key id.")
-    candidates = keys.verification_keys(kid)
+    candidates = keys.verification_keys(tokenkit_settings.signing_keys, kid)
     if not candidates:
         raise TokenInvalid("Token is signed with an unknown key.")
     claims = _verify(raw, candidates, algorithm, verify_exp=verify_exp)

@@ -1,4 +1,7 @@
-"""Shared fixtures: users, an API client, and helpers to log in."""
+"""Shared fixtures: users, an API client, a login pair, a frozen clock.
+
+Plain helper functions and constants are in :mod:`tests.helpers`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,7 @@ from rest_framework.test import APIClient
 from django_tokenkit import api_token_store, outbox, tokens
 from django_tokenkit.services import api_tokens as api_token_services
 from tests.e2e import SharedServices, shared_services
-
-PASSWORD = "correct horse battery staple"
+from tests.helpers import FROZEN_AT, PASSWORD, login
 
 
 @pytest.fixture(autouse=True)
@@ -70,37 +72,16 @@ def api_client() -> APIClient:
     return APIClient()
 
 
-def login(client: APIClient, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
-    """Log in through the HTTP API and return the pair."""
-    response = client.post(
-        "/api/auth/token/", {"username": username, "password": password}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    data: dict[str, Any] = response.json()
-    return data
-
-
 @pytest.fixture
 def pair(api_client: APIClient, user: Any) -> dict[str, Any]:
     return login(api_client)
 
 
-def bearer(access: str) -> dict[str, Any]:
-    """Request kwargs for an ``Authorization: Bearer`` header."""
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
-
-
-def assert_unauthorized(response: Any, code: str, *, token_presented: bool = True) -> None:
-    """A 401 with ``code`` and the RFC 6750 challenge SPEC section 5 prescribes."""
-    assert response.status_code == 401, response.content
-    assert response.json()["code"] == code
-    challenge = response["WWW-Authenticate"]
-    if token_presented:
-        assert challenge.startswith(
-            'Bearer realm="api", error="invalid_token", error_description="'
-        )
-    else:
-        assert challenge == 'Bearer realm="api"'
+@pytest.fixture
+def frozen(time_machine: Any) -> Any:
+    """Time stands still at ``FROZEN_AT`` until the test moves it; returns the traveller."""
+    time_machine.move_to(FROZEN_AT, tick=False)
+    return time_machine
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,8 @@ from django_tokenkit.authentication import (
 )
 from django_tokenkit.exceptions import AuthenticationError, TokenInvalid
 from django_tokenkit.models import RevokeReason
-from tests.conftest import assert_unauthorized, login
+from tests.helpers import WHOAMI_URL, assert_unauthorized, login
 
-WHOAMI_URL = "/api/whoami/"
 REFRESH_URL = "/api/auth/token/refresh/"
 LOGOUT_URL = "/api/auth/logout/"
 

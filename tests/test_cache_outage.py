@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import cache as tokenkit_cache
 from django_tokenkit.models import IssuedToken
-from tests.conftest import PASSWORD, login
 from tests.faults import REDIS_SERVER, PrivateRedis, free_port
+from tests.helpers import PASSWORD, login, whoami
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs the redis-server binary")
 
@@ -39,10 +39,6 @@ def private_redis(settings: Any) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
-
-
-def whoami(client: APIClient, pair: dict[str, Any]) -> Any:
-    return client.get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
 
 
 def test_cache_outage_and_empty_restart_keep_auth_working_and_revocations_in_force(

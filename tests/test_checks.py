@@ -1,4 +1,4 @@
-"""System checks: every id in ``CHECK_IDS`` has a passing and a failing test.
+"""System checks: every id in ``REGISTRY`` has a passing and a failing test.
 
 The check functions are called directly against the ``settings`` fixture; one
 group of tests runs ``manage.py check`` to prove they are registered.
@@ -7,7 +7,6 @@ group of tests runs ``manage.py check`` to prove they are registered.
 from __future__ import annotations
 
 import inspect
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,15 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_tokenkit import checks
-from django_tokenkit.checks import CHECK_IDS, VALIDATORS, check_cache, check_keys, check_settings
+from django_tokenkit.checks import (
+    CHECK_IDS,
+    REGISTRY,
+    VALIDATORS,
+    CheckId,
+    check_cache,
+    check_keys,
+    check_settings,
+)
 from django_tokenkit.conf import DURATION_KEYS
 
 STRONG_KEY = "s" * 64
@@ -78,7 +85,7 @@ def configure(settings: Any, tokenkit: Any = None, *, replace: bool = False, **d
         setattr(settings, name, value)
 
 
-# One failing configuration per id, also used to prove CHECK_IDS is complete.
+# One failing configuration per id, also used to prove REGISTRY is complete.
 FAILING: dict[str, dict[str, Any]] = {
     "tokenkit.E001": {"tokenkit": {"ACCESS_LIFETIME": 60}},
     "tokenkit.E002": {"tokenkit": {"ROTATE_REFRESH_TOKENS": "yes"}},
@@ -146,7 +153,7 @@ def test_check_ids_failing_configuration_emits_exactly_its_id(settings: Any, che
 
 
 def test_check_ids_registry_lists_every_emitted_id() -> None:
-    assert set(FAILING) == set(CHECK_IDS)
+    assert set(FAILING) == set(REGISTRY) == set(CHECK_IDS)
 
 
 @pytest.mark.parametrize("function", CHECK_FUNCTIONS, ids=lambda function: function.__name__)
@@ -162,12 +169,22 @@ def test_check_functions_found() -> None:
     }
 
 
-def test_check_ids_source_emits_only_registered_ids() -> None:
-    source = inspect.getsource(checks)
-    registry = source[source.index("CHECK_IDS = {") : source.index("}", source.index("CHECK_IDS"))]
-    emitting_code = source.replace(registry, "")
+def test_check_ids_registry_entries_are_module_names_of_the_checks() -> None:
+    """Each registered id is a ``CheckId`` the check functions reference by name."""
+    named = {value.id: value for value in vars(checks).values() if isinstance(value, CheckId)}
 
-    assert set(re.findall(r"tokenkit\.[EW]\d{3}", emitting_code)) == set(CHECK_IDS)
+    assert named == REGISTRY
+    assert all(entry.id == check_id and entry.title for check_id, entry in REGISTRY.items())
+
+
+@pytest.mark.parametrize("check_id", sorted(REGISTRY))
+def test_check_ids_message_carries_id_and_level_of_prefix(check_id: str) -> None:
+    message = REGISTRY[check_id].message("text", hint="hint")
+
+    assert message.id == check_id
+    assert message.level == (
+        django_checks.WARNING if check_id.startswith("tokenkit.W") else django_checks.ERROR
+    )
 
 
 def test_check_ids_levels_match_prefix(settings: Any) -> None:

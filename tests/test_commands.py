@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from io import StringIO
 from typing import Any
 
@@ -19,24 +19,16 @@ from rest_framework.test import APIClient
 from django_tokenkit import checks, signals, tokens
 from django_tokenkit.cache import get_cache
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
-from tests.conftest import assert_unauthorized, bearer, login
+from tests.helpers import FROZEN_AT, assert_unauthorized, login, whoami
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = FROZEN_AT
 LEEWAY = timedelta(seconds=30)
 ACCESS_LIFETIME = timedelta(minutes=15)
 REFRESH_LIFETIME = timedelta(days=7)
 SESSION_CAP = timedelta(days=30)
 FAR = NOW + timedelta(days=20)
 
-WHOAMI_URL = "/api/whoami/"
 REFRESH_URL = "/api/auth/token/refresh/"
-
-
-@pytest.fixture
-def frozen(time_machine: Any) -> Any:
-    """Stop the clock at NOW; returns the traveller to move it on."""
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -78,10 +70,6 @@ def make_blacklisted(*, expires_at: datetime, session: Session | None = None) ->
         jti=tokens.new_jti(), token_type="access", expires_at=expires_at, session=session
     )
     return row
-
-
-def whoami(client: APIClient, access: str) -> Any:
-    return client.get(WHOAMI_URL, **bearer(access))
 
 
 def refresh(client: APIClient, raw: str) -> Any:
@@ -653,7 +641,7 @@ def test_generate_key_prints_fresh_key_strong_enough_for_hs512(settings: Any) ->
     assert checks.check_keys() == []
 
 
-def test_generate_key_with_kid_prints_signing_keys_entry(settings: Any) -> None:
+def test_generate_key_with_kid_prints_signing_keys_entry(settings: Any, frozen: Any) -> None:
     output = run("tokenkit_generate_key", "--kid", 'key "2026-03"')
 
     entry = json.loads(output)
@@ -661,9 +649,7 @@ def test_generate_key_with_kid_prints_signing_keys_entry(settings: Any) -> None:
     assert entry["kid"] == 'key "2026-03"'
     settings.TOKENKIT = {"ALGORITHM": "HS512", "SIGNING_KEYS": [entry]}
     assert checks.check_keys() == []
-    raw, _ = tokens.encode(
-        "access", sub="1", sid="s", auth_time=NOW, expires_at=datetime.now(timezone.utc) + LEEWAY
-    )
+    raw, _ = tokens.encode("access", sub="1", sid="s", auth_time=NOW, expires_at=NOW + LEEWAY)
     assert tokens.decode(raw, "access").kid == 'key "2026-03"'
 
 

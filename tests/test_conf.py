@@ -9,7 +9,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, KeyEntry, tokenkit_settings
+from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, tokenkit_settings
+from django_tokenkit.keys import KeyEntry
 
 LONG_KEY = "k" * 48
 

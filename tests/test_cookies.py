@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import tokens
 from django_tokenkit.models import Session
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 COOKIE = "tokenkit_refresh"
 

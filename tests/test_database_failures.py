@@ -18,8 +18,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_tokenkit.models import IssuedToken, Session
-from tests.conftest import PASSWORD, login
 from tests.faults import failing_writes
+from tests.helpers import PASSWORD, get, login
 
 
 def refresh(client: APIClient, raw: str) -> Any:
@@ -103,11 +103,6 @@ def table_locked(table: str) -> Iterator[None]:
                 cursor.execute("RESET lock_timeout")
 
 
-def get(path: str, access: str) -> Any:
-    client = APIClient(raise_request_exception=False)
-    return client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
-
-
 def assert_service_unavailable(response: Any) -> None:
     assert response.status_code == 503, response.content
     assert response["Content-Type"] == "application/json"
@@ -131,8 +126,9 @@ def test_authentication_database_failure_is_503_with_code_on_any_view(
 ) -> None:
     """The session state (not cached yet) or the user cannot be read: 503, never 500 or 401."""
     pair = login(APIClient())
+    client = APIClient(raise_request_exception=False)
     with table_locked(table), caplog.at_level(logging.ERROR, "django_tokenkit"):
-        response = get(path, pair["access"])
+        response = get(client, pair["access"], path)
 
     assert_service_unavailable(response)
     records = [record for record in caplog.records if record.name.startswith("django_tokenkit")]
@@ -140,7 +136,7 @@ def test_authentication_database_failure_is_503_with_code_on_any_view(
     assert records[0].name == "django_tokenkit.authentication"
     assert records[0].exc_info is not None
     assert pair["access"] not in caplog.text
-    assert get(path, pair["access"]).status_code == 200  # the token was good all along
+    assert get(client, pair["access"], path).status_code == 200  # the token was good all along
 
 
 def test_logout_all_database_failure_during_authentication_is_503(
@@ -167,12 +163,13 @@ def test_middleware_database_failure_during_renewal_answers_without_new_token(
     """Authenticated from the cache, the view answers; recording the renewal fails."""
     time_machine.move_to(timezone.now(), tick=False)
     pair = login(APIClient())
-    assert "X-New-Token" not in get("/api/me/", pair["access"])  # caches session and user
+    client = APIClient(raise_request_exception=False)
+    assert "X-New-Token" not in get(client, pair["access"], "/api/me/")  # caches session and user
     time_machine.shift(timedelta(minutes=2))  # well within the cache's 300 s
     # Every token is now due for renewal, which records the session's last use.
     settings.TOKENKIT = {**settings.TOKENKIT, "SLIDING_THRESHOLD": timedelta(minutes=15)}
     with table_locked("django_tokenkit_session"), caplog.at_level(logging.ERROR, "django_tokenkit"):
-        response = get("/api/me/", pair["access"])
+        response = get(client, pair["access"], "/api/me/")
 
     assert response.status_code == 200, response.content
     assert response.json() == {"username": "alice"}

@@ -60,6 +60,16 @@ def test_example_project_models_and_migrations_agree(database: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_example_project_opts_in_to_the_tokenkit_user_admin(database: Path) -> None:
+    code = (
+        "import json; from django.contrib import admin; "
+        "from django.contrib.auth import get_user_model; "
+        "print(json.dumps(type(admin.site._registry[get_user_model()]).__name__))"
+    )
+    result = manage(example_env(database), "shell", "-c", code)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == "TokenkitUserAdmin"
+
+
 def test_demo_users_run_twice_resets_accounts_and_prints_credentials(database: Path) -> None:
     env = example_env(database)
     manage(env, "migrate", "--no-input")

@@ -28,10 +28,9 @@ from rest_framework.test import APIClient
 from django_tokenkit import lease, revocation, services, tokens, users
 from django_tokenkit.lease import LocalState
 from django_tokenkit.models import RevokeReason
-from tests.conftest import assert_unauthorized, bearer, login
-from tests.test_cache_outage import REDIS_SERVER, PrivateRedis, free_port
+from tests.faults import REDIS_SERVER, PrivateRedis, free_port
+from tests.helpers import assert_unauthorized, login, whoami
 
-WHOAMI_URL = "/api/whoami/"
 LOGOUT_URL = "/api/auth/logout/"
 REFRESH_URL = "/api/auth/token/refresh/"
 #: The lease under test, in seconds.
@@ -132,10 +131,6 @@ def listening(client: redis.Redis) -> Iterator[Any]:
         yield listener
     finally:
         listener.close()
-
-
-def whoami(client: APIClient, access: str) -> Any:
-    return client.get(WHOAMI_URL, **bearer(access))
 
 
 def remembered_whoami(client: APIClient, access: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,34 +15,24 @@ from django_tokenkit import services, signals, tokens
 from django_tokenkit.middleware import SlidingTokenMiddleware, add_renewal_headers
 from django_tokenkit.models import RevokeReason, Session
 from django_tokenkit.services import sliding
-from tests.conftest import login
+from tests.helpers import FROZEN_AT, get, login
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def clock(time_machine: Any) -> Any:
-    time_machine.move_to(START, tick=False)
-    return time_machine
+START = FROZEN_AT
 
 
 @pytest.fixture
-def logged_in(clock: Any, api_client: APIClient, user: Any) -> dict[str, Any]:
+def logged_in(frozen: Any, api_client: APIClient, user: Any) -> dict[str, Any]:
     return login(api_client)
-
-
-def get(client: APIClient, access: str, path: str = "/api/whoami/") -> Any:
-    return client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
 
 
 def test_middleware_token_far_from_expiry_adds_no_header_and_touches_nothing(
     logged_in: dict[str, Any],
     api_client: APIClient,
-    clock: Any,
+    frozen: Any,
     monkeypatch: pytest.MonkeyPatch,
     django_assert_num_queries: Any,
 ) -> None:
-    clock.shift(timedelta(minutes=9, seconds=59))  # 5 min 1 s left
+    frozen.shift(timedelta(minutes=9, seconds=59))  # 5 min 1 s left
     get(api_client, logged_in["access"])  # warm the revocation cache
     calls: list[str] = []
     monkeypatch.setattr(sliding, "renew_access_token", lambda *a, **k: calls.append("renew"))
@@ -54,10 +44,10 @@ def test_middleware_token_far_from_expiry_adds_no_header_and_touches_nothing(
 
 
 def test_middleware_token_within_threshold_gets_renewed_token(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
     old = tokens.decode(logged_in["access"], tokens.ACCESS)
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     response = get(api_client, logged_in["access"])
     assert response.status_code == 200
     new = tokens.decode(response.headers["X-New-Token"], tokens.ACCESS)
@@ -85,46 +75,46 @@ def test_middleware_token_within_threshold_gets_renewed_token(
 def test_middleware_threshold_edges(
     logged_in: dict[str, Any],
     api_client: APIClient,
-    clock: Any,
+    frozen: Any,
     elapsed: timedelta,
     renewed: bool,
 ) -> None:
-    clock.shift(elapsed)
+    frozen.shift(elapsed)
     response = get(api_client, logged_in["access"])
     assert response.status_code == 200
     assert ("X-New-Token" in response.headers) is renewed
 
 
 def test_middleware_renewal_never_outlives_session_cap(
-    settings: Any, api_client: APIClient, user: Any, clock: Any
+    settings: Any, api_client: APIClient, user: Any, frozen: Any
 ) -> None:
     settings.TOKENKIT = {**settings.TOKENKIT, "SESSION_MAX_LIFETIME": 60 * 60}
     pair = login(api_client)
-    clock.shift(timedelta(minutes=40))
+    frozen.shift(timedelta(minutes=40))
     refreshed = api_client.post(
         "/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json"
     ).json()
-    clock.shift(timedelta(minutes=12))  # 3 min left; the cap is 8 min away, not 15
+    frozen.shift(timedelta(minutes=12))  # 3 min left; the cap is 8 min away, not 15
     response = get(api_client, refreshed["access"])
     new = tokens.decode(response.headers["X-New-Token"], tokens.ACCESS)
     assert new.expires_at == START + timedelta(hours=1)
 
 
 def test_middleware_cap_reached_adds_no_header(
-    settings: Any, api_client: APIClient, user: Any, clock: Any
+    settings: Any, api_client: APIClient, user: Any, frozen: Any
 ) -> None:
     settings.TOKENKIT = {**settings.TOKENKIT, "SESSION_MAX_LIFETIME": 10 * 60}
     pair = login(api_client)  # the access token already ends at the cap
-    clock.shift(timedelta(minutes=8))
+    frozen.shift(timedelta(minutes=8))
     response = get(api_client, pair["access"])
     assert response.status_code == 200
     assert "X-New-Token" not in response.headers
 
 
 def test_middleware_failed_request_adds_no_header(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
-    clock.shift(timedelta(minutes=12))
+    frozen.shift(timedelta(minutes=12))
     response = get(api_client, logged_in["access"], "/api/rejecting/")
     assert response.status_code == 400
     assert "X-New-Token" not in response.headers
@@ -133,10 +123,10 @@ def test_middleware_failed_request_adds_no_header(
 def test_middleware_revoked_session_adds_no_header(
     logged_in: dict[str, Any],
     api_client: APIClient,
-    clock: Any,
+    frozen: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    clock.shift(timedelta(minutes=12))
+    frozen.shift(timedelta(minutes=12))
     with django_capture_on_commit_callbacks(execute=True):
         services.revoke_session_id(
             tokens.decode(logged_in["access"], tokens.ACCESS).sid, RevokeReason.ADMIN
@@ -149,18 +139,18 @@ def test_middleware_revoked_session_adds_no_header(
 
 
 def test_middleware_inactive_user_adds_no_header(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any, user: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any, user: Any
 ) -> None:
     user.is_active = False
     user.save()
-    clock.shift(timedelta(minutes=12))
+    frozen.shift(timedelta(minutes=12))
     response = get(api_client, logged_in["access"])
     assert response.status_code == 401
     assert "X-New-Token" not in response.headers
 
 
 def test_middleware_session_authentication_adds_no_header(
-    api_client: APIClient, user: Any, clock: Any
+    api_client: APIClient, user: Any, frozen: Any
 ) -> None:
     api_client.force_login(user)
     response = api_client.get("/api/session-only/")
@@ -176,7 +166,7 @@ def test_middleware_anonymous_request_adds_no_header(api_client: APIClient, db: 
 
 
 def test_middleware_same_old_token_gets_one_new_token_and_one_signal(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
     fired: list[dict[str, Any]] = []
 
@@ -185,9 +175,9 @@ def test_middleware_same_old_token_gets_one_new_token_and_one_signal(
 
     signals.token_reissued.connect(receiver)
     try:
-        clock.shift(timedelta(minutes=11))
+        frozen.shift(timedelta(minutes=11))
         first = get(api_client, logged_in["access"]).headers["X-New-Token"]
-        clock.shift(timedelta(seconds=20))
+        frozen.shift(timedelta(seconds=20))
         second = get(api_client, logged_in["access"]).headers["X-New-Token"]
     finally:
         signals.token_reissued.disconnect(receiver)
@@ -200,46 +190,46 @@ def test_middleware_same_old_token_gets_one_new_token_and_one_signal(
 
 
 def test_middleware_client_adopting_new_token_keeps_working_past_old_expiry(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
     access = logged_in["access"]
     for _ in range(6):  # an hour and a half of steady use, a request every 15 min - 1 s
-        clock.shift(timedelta(minutes=14, seconds=59))
+        frozen.shift(timedelta(minutes=14, seconds=59))
         response = get(api_client, access)
         assert response.status_code == 200
         assert response.headers.get("X-New-Token"), "no renewal before expiry"
         old, access = access, response.headers["X-New-Token"]
-        clock.shift(timedelta(seconds=31))  # the old token is past exp + leeway
+        frozen.shift(timedelta(seconds=31))  # the old token is past exp + leeway
         assert get(api_client, old).json()["code"] == "token_expired"
         assert get(api_client, access).status_code == 200
-        clock.shift(timedelta(seconds=-31))
+        frozen.shift(timedelta(seconds=-31))
 
 
 def test_middleware_old_token_stays_valid_until_its_expiry(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     assert "X-New-Token" in get(api_client, logged_in["access"]).headers
-    clock.shift(timedelta(minutes=3))
+    frozen.shift(timedelta(minutes=3))
     assert get(api_client, logged_in["access"]).status_code == 200
 
 
 def test_middleware_renewal_records_last_use_once(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any
 ) -> None:
     session = Session.objects.get()
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     get(api_client, logged_in["access"])
     session.refresh_from_db()
     assert session.last_used_at == START + timedelta(minutes=11)
-    clock.shift(timedelta(minutes=1))
+    frozen.shift(timedelta(minutes=1))
     get(api_client, logged_in["access"])  # same old token: no new renewal, no write
     session.refresh_from_db()
     assert session.last_used_at == START + timedelta(minutes=11)
 
 
 def test_middleware_unreachable_cache_adds_no_header_and_no_error(
-    logged_in: dict[str, Any], api_client: APIClient, clock: Any, settings: Any
+    logged_in: dict[str, Any], api_client: APIClient, frozen: Any, settings: Any
 ) -> None:
     settings.CACHES = {
         **settings.CACHES,
@@ -250,7 +240,7 @@ def test_middleware_unreachable_cache_adds_no_header_and_no_error(
         },
     }
     settings.TOKENKIT = {**settings.TOKENKIT, "CACHE_ALIAS": "broken"}
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     response = get(api_client, logged_in["access"])
     assert response.status_code == 200
     assert "X-New-Token" not in response.headers
@@ -269,9 +259,9 @@ def test_add_renewal_headers_appends_to_existing_expose_list(
 
 
 def test_middleware_async_stack_adds_header(
-    logged_in: dict[str, Any], clock: Any, transactional_db: Any
+    logged_in: dict[str, Any], frozen: Any, transactional_db: Any
 ) -> None:
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     token = tokens.decode(logged_in["access"], tokens.ACCESS)
     request = RequestFactory().get("/")
 

@@ -6,13 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_tokenkit import services, tokens
-from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
-from tests.conftest import login
+from django_tokenkit.models import (
+    BlacklistedToken,
+    IssuedToken,
+    RevokeReason,
+    Session,
+    TokenStatus,
+)
+from tests.helpers import login
 
 
 def make_session(user: Any, **fields: Any) -> Session:
@@ -124,3 +131,139 @@ def test_is_well_formed_jti_accepts_base64url_ids_up_to_the_column(jti: str) -> 
 )
 def test_is_well_formed_jti_rejects_what_no_token_id_can_be(value: Any) -> None:
     assert not tokens.is_well_formed_jti(value)
+
+
+# --- status rules: one per model, for a row and for a queryset -------------------------
+
+
+def _make_token(session: Session, jti: str, now: Any, **fields: Any) -> IssuedToken:
+    values = {"expires_at": now + timedelta(days=1), **fields}
+    token: IssuedToken = IssuedToken.objects.create(jti=jti, session=session, **values)
+    return token
+
+
+def _assert_rule_agrees(queryset: Any, expected: dict[str, Any], now: Any) -> None:
+    """Each row's ``status(now)`` is as expected, and ``with_status`` finds exactly those rows."""
+    rows = {row.pk: row for row in queryset}
+    assert {pk: row.status(now) for pk, row in rows.items()} == {pk: expected[pk] for pk in rows}
+    for status in queryset.statuses:
+        found = set(queryset.with_status(status, now).values_list("pk", flat=True))
+        assert found == {pk for pk, want in expected.items() if want == status}, status
+
+
+def test_session_status_row_and_queryset_agree_at_the_boundaries(user: Any) -> None:
+    now = timezone.now()
+    expected = {
+        make_session(user, expires_at=now + timedelta(seconds=1)).pk: TokenStatus.ACTIVE,
+        make_session(user, expires_at=now).pk: TokenStatus.EXPIRED,
+        make_session(user, expires_at=now - timedelta(days=1)).pk: TokenStatus.EXPIRED,
+        make_session(user, revoked_at=now).pk: TokenStatus.REVOKED,
+        # Revoked wins over expired.
+        make_session(user, revoked_at=now, expires_at=now - timedelta(days=1)).pk: (
+            TokenStatus.REVOKED
+        ),
+    }
+    _assert_rule_agrees(Session.objects.all(), expected, now)
+    assert set(Session.objects.revoked()) == set(Session.objects.with_status("revoked", now))
+    assert set(Session.objects.expired(now)) == set(Session.objects.with_status("expired", now))
+
+
+def test_issued_token_status_row_and_queryset_agree_at_the_boundaries(user: Any) -> None:
+    now = timezone.now()
+    session = make_session(user)
+    expected = {
+        _make_token(session, "active", now).pk: TokenStatus.ACTIVE,
+        _make_token(session, "expired", now, expires_at=now).pk: TokenStatus.EXPIRED,
+        _make_token(session, "rotated", now, rotated_at=now).pk: TokenStatus.ROTATED,
+        # Rotated wins over expired, revoked over both.
+        _make_token(
+            session, "rotated-expired", now, rotated_at=now, expires_at=now - timedelta(days=1)
+        ).pk: TokenStatus.ROTATED,
+        _make_token(session, "revoked", now, revoked_at=now, rotated_at=now).pk: (
+            TokenStatus.REVOKED
+        ),
+    }
+    _assert_rule_agrees(IssuedToken.objects.all(), expected, now)
+    assert list(IssuedToken.objects.active(now).values_list("pk", flat=True)) == ["active"]
+    assert set(IssuedToken.objects.rotated().values_list("pk", flat=True)) == {
+        "rotated",
+        "rotated-expired",
+    }
+    assert list(IssuedToken.objects.revoked().values_list("pk", flat=True)) == ["revoked"]
+
+
+def test_blacklisted_token_status_row_and_queryset_agree_at_the_boundaries(user: Any) -> None:
+    now = timezone.now()
+
+    def entry(jti: str, expires_at: Any) -> str:
+        return BlacklistedToken.objects.create(
+            jti=jti, token_type="access", user=user, expires_at=expires_at
+        ).pk
+
+    expected = {
+        entry("in-force", now + timedelta(seconds=1)): TokenStatus.IN_FORCE,
+        entry("expired-now", now): TokenStatus.EXPIRED,
+        entry("expired", now - timedelta(days=1)): TokenStatus.EXPIRED,
+    }
+    _assert_rule_agrees(BlacklistedToken.objects.all(), expected, now)
+    assert list(BlacklistedToken.objects.in_force(now).values_list("pk", flat=True)) == ["in-force"]
+
+
+def test_status_without_a_moment_judges_at_the_current_time(user: Any) -> None:
+    now = timezone.now()
+    session = make_session(user, expires_at=now + timedelta(hours=1))
+    assert session.status() == TokenStatus.ACTIVE
+    assert list(Session.objects.with_status(TokenStatus.ACTIVE)) == [session]
+    with time_machine.travel(now + timedelta(hours=2)):
+        assert session.status() == TokenStatus.EXPIRED
+        assert list(Session.objects.expired()) == [session]
+
+
+@pytest.mark.parametrize(
+    ("queryset", "status"),
+    [
+        (Session.objects, TokenStatus.ROTATED),
+        (Session.objects, TokenStatus.IN_FORCE),
+        (IssuedToken.objects, TokenStatus.IN_FORCE),
+        (BlacklistedToken.objects, TokenStatus.REVOKED),
+        (Session.objects, "nonsense"),
+    ],
+)
+def test_with_status_a_model_cannot_have_raises_value_error(queryset: Any, status: str) -> None:
+    with pytest.raises(ValueError, match="has no status"):
+        queryset.with_status(status)
+
+
+def test_token_status_labels_are_the_admins_words() -> None:
+    assert dict(TokenStatus.choices) == {
+        "active": "active",
+        "expired": "expired",
+        "revoked": "revoked",
+        "rotated": "rotated",
+        "in_force": "still in force",
+    }
+    assert TokenStatus("in_force").label == "still in force"
+
+
+@pytest.mark.parametrize(
+    ("refresh_in", "access_in", "expired"),
+    [
+        (timedelta(days=1), timedelta(minutes=5), False),
+        (timedelta(days=1), None, False),
+        # The access token can outlive the refresh token (ACCESS_TOKEN_LIFETIME > REFRESH_...).
+        (timedelta(0), timedelta(minutes=5), False),
+        (timedelta(0), timedelta(0), True),
+        (-timedelta(days=1), None, True),
+    ],
+)
+def test_issued_token_pair_expired_only_once_both_tokens_expired(
+    user: Any, refresh_in: timedelta, access_in: timedelta | None, expired: bool
+) -> None:
+    now = timezone.now()
+    record = IssuedToken(
+        jti="pair",
+        session=make_session(user),
+        expires_at=now + refresh_in,
+        access_expires_at=None if access_in is None else now + access_in,
+    )
+    assert record.pair_expired(now) is expired

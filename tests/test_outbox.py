@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import outbox, revocation, services, tokens, users
 from django_tokenkit.models import PendingRevocation, RevokeReason, Session
-from tests.conftest import login
 from tests.faults import REDIS_SERVER, PrivateRedis, TcpProxy, free_port
+from tests.helpers import login, whoami
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs the redis-server binary")
 
@@ -75,10 +75,6 @@ def link(settings: Any, clock: Clock) -> Iterator[TcpProxy]:
     finally:
         proxy.stop()
         server.stop()
-
-
-def whoami(client: APIClient, pair: dict[str, Any]) -> Any:
-    return client.get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
 
 
 def cached_state(sid: str) -> Any:

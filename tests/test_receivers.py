@@ -10,11 +10,7 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import services, signals
 from django_tokenkit.models import RevokeReason, Session
-from tests.conftest import login
-
-
-def whoami(client: APIClient, pair: dict[str, Any]) -> Any:
-    return client.get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+from tests.helpers import login, whoami
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from rest_framework.test import APIClient
 from django_tokenkit import cache as tokenkit_cache
 from django_tokenkit import revocation, services, tokens
 from django_tokenkit.models import IssuedToken, RevokeReason, Session
-from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
+from tests.helpers import PASSWORD, assert_unauthorized, bearer, login, whoami
 
 LOGIN_URL = "/api/auth/token/"
 REFRESH_URL = "/api/auth/token/refresh/"
 LOGOUT_URL = "/api/auth/logout/"
-WHOAMI_URL = "/api/whoami/"
 
 #: Every cache method tokenkit could use for a round trip.
 CACHE_METHODS = (
@@ -73,10 +72,6 @@ def cache_calls() -> Iterator[list[str]]:
 
 def access_of(pair: dict[str, Any]) -> tokens.Token:
     return tokens.decode(pair["access"], tokens.ACCESS)
-
-
-def whoami(client: APIClient, access: str) -> Any:
-    return client.get(WHOAMI_URL, **bearer(access))
 
 
 # --- the fast path ------------------------------------------------------------

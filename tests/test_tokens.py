@@ -29,8 +29,9 @@ from rest_framework.test import APIClient
 from django_tokenkit import services, tokens
 from django_tokenkit.exceptions import TokenError, TokenExpired, TokenInvalid
 from django_tokenkit.tokens import Token
+from tests.helpers import FROZEN_AT
 
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = FROZEN_AT
 TS = int(NOW.timestamp())
 ACCESS_LIFETIME = timedelta(minutes=15)
 
@@ -117,13 +118,6 @@ def issue(token_type: tokens.TokenType = "access", **kwargs: Any) -> str:
 
 
 @pytest.fixture
-def frozen(time_machine: Any) -> datetime:
-    """Stop the clock at NOW (PyJWT and Django both read the patched clock)."""
-    time_machine.move_to(NOW, tick=False)
-    return NOW
-
-
-@pytest.fixture
 def iss_aud(settings: Any) -> None:
     settings.TOKENKIT = {"ISSUER": ISSUER, "AUDIENCE": AUDIENCE}
 
@@ -146,7 +140,7 @@ def public_pem(rsa_private_key: rsa.RSAPrivateKey) -> str:
 
 
 @pytest.mark.parametrize("token_type", ["access", "refresh"])
-def test_encode_decode_round_trip_keeps_every_claim(frozen: datetime, token_type: Any) -> None:
+def test_encode_decode_round_trip_keeps_every_claim(frozen: Any, token_type: Any) -> None:
     raw, issued = tokens.encode(
         token_type,
         sub="42",
@@ -176,7 +170,7 @@ def test_encode_decode_round_trip_keeps_every_claim(frozen: datetime, token_type
 
 @pytest.mark.parametrize("token_type", ["access", "refresh"])
 def test_encode_with_issuer_and_audience_round_trip_carries_iss_and_aud(
-    frozen: datetime, iss_aud: None, token_type: Any
+    frozen: Any, iss_aud: None, token_type: Any
 ) -> None:
     raw = issue(token_type)
 
@@ -186,14 +180,14 @@ def test_encode_with_issuer_and_audience_round_trip_carries_iss_and_aud(
     assert decoded["aud"] == AUDIENCE
 
 
-def test_encode_without_issuer_or_audience_omits_iss_and_aud(frozen: datetime) -> None:
+def test_encode_without_issuer_or_audience_omits_iss_and_aud(frozen: Any) -> None:
     claims = jwt.decode(issue(), options={"verify_signature": False})
 
     assert "iss" not in claims
     assert "aud" not in claims
 
 
-def test_encode_without_jti_or_now_uses_fresh_jti_and_current_time(frozen: datetime) -> None:
+def test_encode_without_jti_or_now_uses_fresh_jti_and_current_time(frozen: Any) -> None:
     first, second = issue(), issue()
 
     decoded_first = tokens.decode(first, "access")
@@ -204,23 +198,21 @@ def test_encode_without_jti_or_now_uses_fresh_jti_and_current_time(frozen: datet
     assert decoded_first["iat"] == TS
 
 
-def test_encode_with_explicit_now_sets_iat(frozen: datetime) -> None:
+def test_encode_with_explicit_now_sets_iat(frozen: Any) -> None:
     raw = issue(now=NOW - timedelta(seconds=10))
 
     assert tokens.decode(raw, "access")["iat"] == TS - 10
 
 
 @pytest.mark.parametrize(("token_type", "typ"), [("access", "at+jwt"), ("refresh", "refresh+jwt")])
-def test_encode_header_typ_differs_by_token_type(
-    frozen: datetime, token_type: Any, typ: str
-) -> None:
+def test_encode_header_typ_differs_by_token_type(frozen: Any, token_type: Any, typ: str) -> None:
     header = jwt.get_unverified_header(issue(token_type))
 
     assert header["typ"] == typ
     assert header["alg"] == "HS256"
 
 
-def test_encode_key_without_kid_omits_kid_header(frozen: datetime, settings: Any) -> None:
+def test_encode_key_without_kid_omits_kid_header(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": [KEY_A]}
 
     header = jwt.get_unverified_header(issue())
@@ -228,7 +220,7 @@ def test_encode_key_without_kid_omits_kid_header(frozen: datetime, settings: Any
     assert "kid" not in header
 
 
-def test_encode_key_with_kid_sets_kid_header(frozen: datetime, settings: Any) -> None:
+def test_encode_key_with_kid_sets_kid_header(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": [{"kid": "2030-01", "key": KEY_A}]}
     raw, issued = tokens.encode(
         "access", sub="42", sid="s", auth_time=NOW, expires_at=NOW + ACCESS_LIFETIME
@@ -246,7 +238,7 @@ def test_encode_key_with_kid_sets_kid_header(frozen: datetime, settings: Any) ->
     ("issued_as", "presented_as"), [("access", "refresh"), ("refresh", "access")]
 )
 def test_decode_genuine_token_of_other_type_is_invalid(
-    frozen: datetime, issued_as: Any, presented_as: Any
+    frozen: Any, issued_as: Any, presented_as: Any
 ) -> None:
     raw = issue(issued_as)
 
@@ -258,7 +250,7 @@ def test_decode_genuine_token_of_other_type_is_invalid(
     ("claim_type", "presented_as"), [("access", "refresh"), ("refresh", "access")]
 )
 def test_decode_right_typ_header_but_other_token_type_claim_is_invalid(
-    frozen: datetime, claim_type: str, presented_as: Any
+    frozen: Any, claim_type: str, presented_as: Any
 ) -> None:
     raw = forge(payload(claim_type), typ=TYP[presented_as])
 
@@ -268,7 +260,7 @@ def test_decode_right_typ_header_but_other_token_type_claim_is_invalid(
 
 # typ=None lets PyJWT write its default "JWT"; typ="" makes it leave typ out.
 @pytest.mark.parametrize("typ", [None, "", "jwt", "at+jwt ", "refresh+jwt"])
-def test_decode_access_with_wrong_typ_header_is_invalid(frozen: datetime, typ: str | None) -> None:
+def test_decode_access_with_wrong_typ_header_is_invalid(frozen: Any, typ: str | None) -> None:
     raw = forge(payload("access"), typ=typ)
 
     with pytest.raises(TokenInvalid):
@@ -276,14 +268,14 @@ def test_decode_access_with_wrong_typ_header_is_invalid(frozen: datetime, typ: s
 
 
 @pytest.mark.parametrize("typ", [None, "", "at+jwt"])
-def test_decode_refresh_with_wrong_typ_header_is_invalid(frozen: datetime, typ: str | None) -> None:
+def test_decode_refresh_with_wrong_typ_header_is_invalid(frozen: Any, typ: str | None) -> None:
     raw = forge(payload("refresh"), typ=typ)
 
     with pytest.raises(TokenInvalid):
         tokens.decode(raw, "refresh")
 
 
-def test_decode_forged_token_with_right_typ_and_claim_is_accepted(frozen: datetime) -> None:
+def test_decode_forged_token_with_right_typ_and_claim_is_accepted(frozen: Any) -> None:
     """The forging helper itself makes valid tokens: refusals below are meaningful."""
     raw = forge(payload("refresh"), typ="refresh+jwt")
 
@@ -293,9 +285,7 @@ def test_decode_forged_token_with_right_typ_and_claim_is_accepted(frozen: dateti
 # Expiry and leeway -------------------------------------------------------------
 
 
-def test_decode_expired_beyond_leeway_raises_token_expired(
-    frozen: datetime, time_machine: Any
-) -> None:
+def test_decode_expired_beyond_leeway_raises_token_expired(frozen: Any, time_machine: Any) -> None:
     raw = issue()
     time_machine.move_to(NOW + ACCESS_LIFETIME + timedelta(seconds=31), tick=False)
 
@@ -304,7 +294,7 @@ def test_decode_expired_beyond_leeway_raises_token_expired(
     assert excinfo.value.code == "token_expired"
 
 
-def test_decode_expired_within_leeway_is_accepted(frozen: datetime, time_machine: Any) -> None:
+def test_decode_expired_within_leeway_is_accepted(frozen: Any, time_machine: Any) -> None:
     raw = issue()
     time_machine.move_to(NOW + ACCESS_LIFETIME + timedelta(seconds=29), tick=False)
 
@@ -312,7 +302,7 @@ def test_decode_expired_within_leeway_is_accepted(frozen: datetime, time_machine
 
 
 def test_decode_expired_with_zero_leeway_raises_token_expired(
-    frozen: datetime, time_machine: Any, settings: Any
+    frozen: Any, time_machine: Any, settings: Any
 ) -> None:
     settings.TOKENKIT = {"LEEWAY": 0}
     raw = issue()
@@ -323,7 +313,7 @@ def test_decode_expired_with_zero_leeway_raises_token_expired(
 
 
 def test_decode_leeway_setting_widens_tolerance(
-    frozen: datetime, time_machine: Any, settings: Any
+    frozen: Any, time_machine: Any, settings: Any
 ) -> None:
     settings.TOKENKIT = {"LEEWAY": timedelta(minutes=2)}
     raw = issue()
@@ -332,13 +322,13 @@ def test_decode_leeway_setting_widens_tolerance(
     assert tokens.decode(raw, "access").sub == "42"
 
 
-def test_decode_iat_in_future_within_leeway_is_accepted(frozen: datetime) -> None:
+def test_decode_iat_in_future_within_leeway_is_accepted(frozen: Any) -> None:
     raw = forge(payload(iat=TS + 20))
 
     assert tokens.decode(raw, "access")["iat"] == TS + 20
 
 
-def test_decode_iat_in_future_beyond_leeway_is_invalid(frozen: datetime) -> None:
+def test_decode_iat_in_future_beyond_leeway_is_invalid(frozen: Any) -> None:
     raw = forge(payload(iat=TS + 60))
 
     with pytest.raises(TokenInvalid) as excinfo:
@@ -346,7 +336,7 @@ def test_decode_iat_in_future_beyond_leeway_is_invalid(frozen: datetime) -> None
     assert excinfo.value.code == "token_invalid"
 
 
-def test_decode_nbf_in_future_beyond_leeway_is_invalid(frozen: datetime) -> None:
+def test_decode_nbf_in_future_beyond_leeway_is_invalid(frozen: Any) -> None:
     raw = forge(payload(nbf=TS + 60))
 
     with pytest.raises(TokenInvalid):
@@ -354,7 +344,7 @@ def test_decode_nbf_in_future_beyond_leeway_is_invalid(frozen: datetime) -> None
 
 
 @pytest.mark.parametrize("offset", [-3600, 0, 20])
-def test_decode_nbf_past_or_within_leeway_is_accepted(frozen: datetime, offset: int) -> None:
+def test_decode_nbf_past_or_within_leeway_is_accepted(frozen: Any, offset: int) -> None:
     raw = forge(payload(nbf=TS + offset))
 
     assert tokens.decode(raw, "access")["nbf"] == TS + offset
@@ -364,7 +354,7 @@ def test_decode_nbf_past_or_within_leeway_is_accepted(frozen: datetime, offset: 
 
 
 @pytest.mark.parametrize("claim", ["sub", "jti", "iat", "exp", "sid", "auth_time", "token_type"])
-def test_decode_missing_required_claim_is_invalid(frozen: datetime, claim: str) -> None:
+def test_decode_missing_required_claim_is_invalid(frozen: Any, claim: str) -> None:
     raw = forge(payload(**{claim: MISSING}))
 
     with pytest.raises(TokenInvalid):
@@ -414,7 +404,7 @@ def test_required_claims_are_the_spec_claims() -> None:
         ("nbf", "soon"),
     ],
 )
-def test_decode_claim_of_wrong_type_is_invalid(frozen: datetime, claim: str, value: Any) -> None:
+def test_decode_claim_of_wrong_type_is_invalid(frozen: Any, claim: str, value: Any) -> None:
     raw = forge(payload(**{claim: value}))
 
     with pytest.raises(TokenInvalid):
@@ -424,7 +414,7 @@ def test_decode_claim_of_wrong_type_is_invalid(frozen: datetime, claim: str, val
 @pytest.mark.parametrize("claim", ["iat", "exp", "nbf", "auth_time"])
 @pytest.mark.parametrize("value", [10**30, 253402300800, 2**63])
 def test_decode_numeric_date_beyond_year_9999_is_invalid(
-    frozen: datetime, claim: str, value: int
+    frozen: Any, claim: str, value: int
 ) -> None:
     """No datetime can hold it, so nothing computed from the token could be either."""
     raw = forge(payload(**{claim: value}))
@@ -435,15 +425,13 @@ def test_decode_numeric_date_beyond_year_9999_is_invalid(
 
 @pytest.mark.parametrize("claim", ["iat", "nbf", "auth_time"])
 @pytest.mark.parametrize("value", [-1, -(10**30)])
-def test_decode_numeric_date_before_1970_is_invalid(
-    frozen: datetime, claim: str, value: int
-) -> None:
+def test_decode_numeric_date_before_1970_is_invalid(frozen: Any, claim: str, value: int) -> None:
     """(A negative ``exp`` is simply long expired: ``token_expired``.)"""
     with pytest.raises(TokenInvalid):
         tokens.decode(forge(payload(**{claim: value})), "access")
 
 
-def test_decode_numeric_dates_at_the_edges_of_the_range_are_accepted(frozen: datetime) -> None:
+def test_decode_numeric_dates_at_the_edges_of_the_range_are_accepted(frozen: Any) -> None:
     token = tokens.decode(forge(payload(exp=LAST_SECOND_OF_9999, auth_time=0, nbf=0)), "access")
 
     assert token.expires_at == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
@@ -451,7 +439,7 @@ def test_decode_numeric_dates_at_the_edges_of_the_range_are_accepted(frozen: dat
     assert token.lifetime_left() > timedelta(0)
 
 
-def test_decode_auth_time_after_iat_is_invalid(frozen: datetime) -> None:
+def test_decode_auth_time_after_iat_is_invalid(frozen: Any) -> None:
     """No token of a login is issued before the login: tokenkit signs auth_time <= iat."""
     with pytest.raises(TokenInvalid):
         tokens.decode(forge(payload(auth_time=TS + 1)), "access")
@@ -472,7 +460,7 @@ def test_decode_auth_time_after_iat_is_invalid(frozen: datetime) -> None:
     ],
 )
 def test_decode_issuer_or_audience_mismatch_is_invalid(
-    frozen: datetime, iss_aud: None, claim: str, value: Any
+    frozen: Any, iss_aud: None, claim: str, value: Any
 ) -> None:
     claims = payload(**{"iss": ISSUER, "aud": AUDIENCE, claim: value})
     # By hand: PyJWT will not write a list "iss".
@@ -482,14 +470,14 @@ def test_decode_issuer_or_audience_mismatch_is_invalid(
         tokens.decode(raw, "access")
 
 
-def test_decode_exact_issuer_and_audience_is_accepted(frozen: datetime, iss_aud: None) -> None:
+def test_decode_exact_issuer_and_audience_is_accepted(frozen: Any, iss_aud: None) -> None:
     raw = forge(payload(iss=ISSUER, aud=AUDIENCE))
 
     assert tokens.decode(raw, "access")["aud"] == AUDIENCE
 
 
 @pytest.mark.parametrize("aud", [AUDIENCE, [AUDIENCE]])
-def test_decode_audience_when_none_configured_is_invalid(frozen: datetime, aud: Any) -> None:
+def test_decode_audience_when_none_configured_is_invalid(frozen: Any, aud: Any) -> None:
     raw = forge(payload(aud=aud))
 
     with pytest.raises(TokenInvalid):
@@ -497,7 +485,7 @@ def test_decode_audience_when_none_configured_is_invalid(frozen: datetime, aud: 
 
 
 def test_decode_token_from_before_issuer_was_configured_is_invalid(
-    frozen: datetime, settings: Any
+    frozen: Any, settings: Any
 ) -> None:
     raw = issue()
     settings.TOKENKIT = {"ISSUER": ISSUER}
@@ -511,7 +499,7 @@ def test_decode_token_from_before_issuer_was_configured_is_invalid(
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 @pytest.mark.parametrize("signature", ["", "c2ln"])
-def test_decode_alg_none_is_invalid(frozen: datetime, alg: str, signature: str) -> None:
+def test_decode_alg_none_is_invalid(frozen: Any, alg: str, signature: str) -> None:
     header = segment({"alg": alg, "typ": "at+jwt"})
     raw = f"{header}.{segment(payload())}.{signature}"
 
@@ -519,7 +507,7 @@ def test_decode_alg_none_is_invalid(frozen: datetime, alg: str, signature: str) 
         tokens.decode(raw, "access")
 
 
-def test_decode_pyjwt_unsecured_token_is_invalid(frozen: datetime) -> None:
+def test_decode_pyjwt_unsecured_token_is_invalid(frozen: Any) -> None:
     raw = jwt.encode(payload(), "", algorithm="none", headers={"typ": "at+jwt"})
 
     with pytest.raises(TokenInvalid):
@@ -528,7 +516,7 @@ def test_decode_pyjwt_unsecured_token_is_invalid(frozen: datetime) -> None:
 
 @pytest.mark.parametrize(("alg", "digest"), [("HS384", hashlib.sha384), ("HS512", hashlib.sha512)])
 def test_decode_other_hmac_algorithm_with_right_key_is_invalid(
-    frozen: datetime, alg: str, digest: Any
+    frozen: Any, alg: str, digest: Any
 ) -> None:
     header = {"alg": alg, "typ": "at+jwt"}
     raw = sign_by_hand(header, payload(), django_settings.SECRET_KEY, digest)
@@ -537,9 +525,7 @@ def test_decode_other_hmac_algorithm_with_right_key_is_invalid(
         tokens.decode(raw, "access")
 
 
-def test_decode_hs256_token_when_hs512_configured_is_invalid(
-    frozen: datetime, settings: Any
-) -> None:
+def test_decode_hs256_token_when_hs512_configured_is_invalid(frozen: Any, settings: Any) -> None:
     key = "k" * 64
     settings.TOKENKIT = {"ALGORITHM": "HS512", "SIGNING_KEYS": [key]}
 
@@ -553,7 +539,7 @@ def test_decode_hs256_token_when_hs512_configured_is_invalid(
     [("RS256", hashlib.sha256), ("ES256", hashlib.sha256), ("HS256", hashlib.sha256)],
 )
 def test_decode_hmac_signed_with_public_key_is_invalid(
-    frozen: datetime, public_pem: str, alg: str, digest: Any
+    frozen: Any, public_pem: str, alg: str, digest: Any
 ) -> None:
     """Algorithm confusion: an HMAC whose secret is a public key someone could know."""
     raw = sign_by_hand({"alg": alg, "typ": "at+jwt"}, payload(), public_pem, digest)
@@ -563,7 +549,7 @@ def test_decode_hmac_signed_with_public_key_is_invalid(
 
 
 def test_decode_genuine_rs256_token_is_invalid_when_hmac_configured(
-    frozen: datetime, rsa_private_key: rsa.RSAPrivateKey
+    frozen: Any, rsa_private_key: rsa.RSAPrivateKey
 ) -> None:
     pem = rsa_private_key.private_bytes(
         serialization.Encoding.PEM,
@@ -576,14 +562,14 @@ def test_decode_genuine_rs256_token_is_invalid_when_hmac_configured(
         tokens.decode(raw, "access")
 
 
-def test_decode_hand_signed_with_configured_key_is_accepted(frozen: datetime) -> None:
+def test_decode_hand_signed_with_configured_key_is_accepted(frozen: Any) -> None:
     """Control for the hand-signing helper: a correct HMAC verifies."""
     raw = sign_by_hand({"alg": "HS256", "typ": "at+jwt"}, payload(), django_settings.SECRET_KEY)
 
     assert tokens.decode(raw, "access").sub == "42"
 
 
-def test_decode_tampered_payload_keeping_signature_is_invalid(frozen: datetime) -> None:
+def test_decode_tampered_payload_keeping_signature_is_invalid(frozen: Any) -> None:
     header, body, signature = issue().split(".")
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     claims["sub"] = "1"
@@ -592,7 +578,7 @@ def test_decode_tampered_payload_keeping_signature_is_invalid(frozen: datetime) 
         tokens.decode(f"{header}.{segment(claims)}.{signature}", "access")
 
 
-def test_decode_tampered_header_keeping_signature_is_invalid(frozen: datetime) -> None:
+def test_decode_tampered_header_keeping_signature_is_invalid(frozen: Any) -> None:
     _, body, signature = issue("access").split(".")
     header = segment({"alg": "HS256", "typ": "refresh+jwt"})
 
@@ -600,7 +586,7 @@ def test_decode_tampered_header_keeping_signature_is_invalid(frozen: datetime) -
         tokens.decode(f"{header}.{body}.{signature}", "refresh")
 
 
-def test_decode_signature_of_another_token_is_invalid(frozen: datetime) -> None:
+def test_decode_signature_of_another_token_is_invalid(frozen: Any) -> None:
     header, body, _ = issue(sub="42").split(".")
     other_signature = issue(sub="43").split(".")[2]
 
@@ -608,7 +594,7 @@ def test_decode_signature_of_another_token_is_invalid(frozen: datetime) -> None:
         tokens.decode(f"{header}.{body}.{other_signature}", "access")
 
 
-def test_decode_signature_from_another_key_is_invalid(frozen: datetime) -> None:
+def test_decode_signature_from_another_key_is_invalid(frozen: Any) -> None:
     raw = forge(payload(), key=KEY_OTHER)
 
     with pytest.raises(TokenInvalid):
@@ -639,7 +625,7 @@ MANGLE = {
 
 
 @pytest.mark.parametrize("mangle", MANGLE.values(), ids=MANGLE.keys())
-def test_decode_malformed_string_is_invalid(frozen: datetime, mangle: Any) -> None:
+def test_decode_malformed_string_is_invalid(frozen: Any, mangle: Any) -> None:
     raw = mangle(issue())
 
     with pytest.raises(TokenInvalid):
@@ -647,22 +633,22 @@ def test_decode_malformed_string_is_invalid(frozen: datetime, mangle: Any) -> No
 
 
 @pytest.mark.parametrize("value", [None, 0, 42, 1.5, b"a.b.c", ["a.b.c"], {"token": "a.b.c"}])
-def test_decode_non_string_input_is_invalid(frozen: datetime, value: Any) -> None:
+def test_decode_non_string_input_is_invalid(frozen: Any, value: Any) -> None:
     with pytest.raises(TokenInvalid):
         tokens.decode(value, "access")
 
 
-def test_decode_bytes_of_genuine_token_is_invalid(frozen: datetime) -> None:
+def test_decode_bytes_of_genuine_token_is_invalid(frozen: Any) -> None:
     with pytest.raises(TokenInvalid):
         tokens.decode(issue().encode(), "access")
 
 
-def test_decode_oversized_garbage_is_invalid(frozen: datetime) -> None:
+def test_decode_oversized_garbage_is_invalid(frozen: Any) -> None:
     with pytest.raises(TokenInvalid):
         tokens.decode("a." + "b" * 4096 + ".c", "access")
 
 
-def test_decode_genuine_token_over_max_length_is_invalid(frozen: datetime, settings: Any) -> None:
+def test_decode_genuine_token_over_max_length_is_invalid(frozen: Any, settings: Any) -> None:
     raw = issue()
     settings.TOKENKIT = {"MAX_TOKEN_LENGTH": len(raw)}
     assert tokens.decode(raw, "access").sub == "42"
@@ -672,13 +658,13 @@ def test_decode_genuine_token_over_max_length_is_invalid(frozen: datetime, setti
         tokens.decode(raw, "access")
 
 
-def test_decode_header_that_is_not_json_object_is_invalid(frozen: datetime) -> None:
+def test_decode_header_that_is_not_json_object_is_invalid(frozen: Any) -> None:
     for header in (b64(b"not json"), segment(["alg", "HS256"]), segment("HS256"), segment(None)):
         with pytest.raises(TokenInvalid):
             tokens.decode(f"{header}.{segment(payload())}.c2ln", "access")
 
 
-def test_decode_payload_that_is_not_json_object_is_invalid(frozen: datetime) -> None:
+def test_decode_payload_that_is_not_json_object_is_invalid(frozen: Any) -> None:
     header = {"alg": "HS256", "typ": "at+jwt"}
     for claims in (["sub", "42"], "42", 42, None):
         raw = sign_by_hand(header, claims, django_settings.SECRET_KEY)
@@ -686,7 +672,7 @@ def test_decode_payload_that_is_not_json_object_is_invalid(frozen: datetime) -> 
             tokens.decode(raw, "access")
 
 
-def test_decode_deeply_nested_json_is_invalid(frozen: datetime) -> None:
+def test_decode_deeply_nested_json_is_invalid(frozen: Any) -> None:
     nested = b"[" * 1500 + b"]" * 1500
     header = segment({"alg": "HS256", "typ": "at+jwt"})
     signing_input = f"{header}.{b64(nested)}"
@@ -711,7 +697,7 @@ def test_decode_deeply_nested_json_is_invalid(frozen: datetime) -> None:
     ids=["without_kid", "with_kid"],
 )
 def test_decode_after_rotation_old_key_verifies_until_removed(
-    frozen: datetime, settings: Any, old: Any, new: Any
+    frozen: Any, settings: Any, old: Any, new: Any
 ) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": [old]}
     old_token = issue()
@@ -726,7 +712,7 @@ def test_decode_after_rotation_old_key_verifies_until_removed(
         tokens.decode(old_token, "access")
 
 
-def test_encode_after_rotation_signs_with_first_key(frozen: datetime, settings: Any) -> None:
+def test_encode_after_rotation_signs_with_first_key(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": [KEY_B, KEY_A]}
     raw = issue()
 
@@ -738,7 +724,7 @@ def test_encode_after_rotation_signs_with_first_key(frozen: datetime, settings: 
 KID_KEYS = [{"kid": "k1", "key": KEY_A}, {"kid": "k2", "key": KEY_B}]
 
 
-def test_decode_kid_selects_its_key(frozen: datetime, settings: Any) -> None:
+def test_decode_kid_selects_its_key(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
     decoded = tokens.decode(forge(payload(), key=KEY_B, kid="k2"), "access")
@@ -746,7 +732,7 @@ def test_decode_kid_selects_its_key(frozen: datetime, settings: Any) -> None:
     assert decoded.kid == "k2"
 
 
-def test_decode_kid_naming_other_known_key_is_invalid(frozen: datetime, settings: Any) -> None:
+def test_decode_kid_naming_other_known_key_is_invalid(frozen: Any, settings: Any) -> None:
     """Signed by k2's key but claiming k1: only k1's key may verify it."""
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
@@ -755,7 +741,7 @@ def test_decode_kid_naming_other_known_key_is_invalid(frozen: datetime, settings
 
 
 @pytest.mark.parametrize("kid", ["k3", "K1", "", "k1 "])
-def test_decode_unknown_kid_is_invalid(frozen: datetime, settings: Any, kid: str) -> None:
+def test_decode_unknown_kid_is_invalid(frozen: Any, settings: Any, kid: str) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
     with pytest.raises(TokenInvalid):
@@ -763,7 +749,7 @@ def test_decode_unknown_kid_is_invalid(frozen: datetime, settings: Any, kid: str
 
 
 @pytest.mark.parametrize("kid", [1, ["k1"], {"kid": "k1"}, True])
-def test_decode_non_string_kid_is_invalid(frozen: datetime, settings: Any, kid: Any) -> None:
+def test_decode_non_string_kid_is_invalid(frozen: Any, settings: Any, kid: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
     # PyJWT will not write a non-string kid, so the token is signed by hand.
@@ -773,7 +759,7 @@ def test_decode_non_string_kid_is_invalid(frozen: datetime, settings: Any, kid: 
         tokens.decode(raw, "access")
 
 
-def test_decode_kid_when_keys_have_no_ids_is_invalid(frozen: datetime, settings: Any) -> None:
+def test_decode_kid_when_keys_have_no_ids_is_invalid(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": [KEY_A, KEY_B]}
 
     with pytest.raises(TokenInvalid):
@@ -782,7 +768,7 @@ def test_decode_kid_when_keys_have_no_ids_is_invalid(frozen: datetime, settings:
 
 @pytest.mark.parametrize("key", [KEY_A, KEY_B])
 def test_decode_token_without_kid_is_tried_against_every_key(
-    frozen: datetime, settings: Any, key: str
+    frozen: Any, settings: Any, key: str
 ) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
@@ -792,9 +778,7 @@ def test_decode_token_without_kid_is_tried_against_every_key(
     assert decoded.kid is None
 
 
-def test_decode_token_without_kid_from_unknown_key_is_invalid(
-    frozen: datetime, settings: Any
-) -> None:
+def test_decode_token_without_kid_from_unknown_key_is_invalid(frozen: Any, settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": KID_KEYS}
 
     with pytest.raises(TokenInvalid):
@@ -805,7 +789,7 @@ def test_decode_token_without_kid_from_unknown_key_is_invalid(
 
 
 def test_decode_without_exp_check_accepts_expired_genuine_token(
-    frozen: datetime, time_machine: Any
+    frozen: Any, time_machine: Any
 ) -> None:
     raw = issue("refresh", jti="old-refresh")
     time_machine.move_to(NOW + timedelta(days=30), tick=False)
@@ -828,7 +812,7 @@ def test_decode_without_exp_check_accepts_expired_genuine_token(
     ids=["other_key", "access_token", "no_exp", "alg_none"],
 )
 def test_decode_without_exp_check_still_refuses_forged_token(
-    frozen: datetime, time_machine: Any, make: Any
+    frozen: Any, time_machine: Any, make: Any
 ) -> None:
     raw = make()
     time_machine.move_to(NOW + timedelta(days=30), tick=False)
@@ -854,9 +838,7 @@ def pyjwt_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def test_decode_same_token_again_is_not_verified_again(
-    frozen: datetime, pyjwt_calls: list[str]
-) -> None:
+def test_decode_same_token_again_is_not_verified_again(frozen: Any, pyjwt_calls: list[str]) -> None:
     raw = issue(jti="again")
 
     first = tokens.decode(raw, "access")
@@ -868,7 +850,7 @@ def test_decode_same_token_again_is_not_verified_again(
 
 
 def test_decode_remembered_token_still_expires_with_the_clock(
-    frozen: datetime, time_machine: Any
+    frozen: Any, time_machine: Any
 ) -> None:
     raw = issue()
     tokens.decode(raw, "access")
@@ -881,7 +863,7 @@ def test_decode_remembered_token_still_expires_with_the_clock(
 
 
 def test_decode_remembered_token_follows_a_leeway_change(
-    frozen: datetime, time_machine: Any, settings: Any
+    frozen: Any, time_machine: Any, settings: Any
 ) -> None:
     raw = issue()
     tokens.decode(raw, "access")
@@ -893,7 +875,7 @@ def test_decode_remembered_token_follows_a_leeway_change(
         tokens.decode(raw, "access")
 
 
-def test_decode_remembered_access_token_does_not_pass_as_refresh(frozen: datetime) -> None:
+def test_decode_remembered_access_token_does_not_pass_as_refresh(frozen: Any) -> None:
     raw = issue("access")
     tokens.decode(raw, "access")
 
@@ -902,7 +884,7 @@ def test_decode_remembered_access_token_does_not_pass_as_refresh(frozen: datetim
 
 
 def test_decode_remembered_token_is_refused_after_secret_key_change(
-    frozen: datetime, settings: Any
+    frozen: Any, settings: Any
 ) -> None:
     raw = issue()
     tokens.decode(raw, "access")
@@ -914,7 +896,7 @@ def test_decode_remembered_token_is_refused_after_secret_key_change(
 
 
 def test_decode_refused_token_is_verified_again_every_time(
-    frozen: datetime, pyjwt_calls: list[str]
+    frozen: Any, pyjwt_calls: list[str]
 ) -> None:
     forged = forge(payload(), key=KEY_OTHER)
 
@@ -926,7 +908,7 @@ def test_decode_refused_token_is_verified_again_every_time(
 
 
 def test_decode_returns_claims_a_caller_can_edit_without_touching_the_next_request(
-    frozen: datetime,
+    frozen: Any,
 ) -> None:
     raw = issue()
     first = tokens.decode(raw, "access")
@@ -936,7 +918,7 @@ def test_decode_returns_claims_a_caller_can_edit_without_touching_the_next_reque
 
 
 def test_decode_remembers_at_most_the_configured_number_of_tokens(
-    frozen: datetime, pyjwt_calls: list[str], monkeypatch: pytest.MonkeyPatch
+    frozen: Any, pyjwt_calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 3)
     raws = [issue(jti=f"bounded-{index}") for index in range(5)]
@@ -952,7 +934,7 @@ def test_decode_remembers_at_most_the_configured_number_of_tokens(
 
 
 def test_decode_from_many_threads_with_a_small_memory_stays_correct(
-    frozen: datetime, monkeypatch: pytest.MonkeyPatch
+    frozen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 4)
     raws = [issue(jti=f"thread-{index}") for index in range(16)]
@@ -979,7 +961,7 @@ def test_decode_from_many_threads_with_a_small_memory_stays_correct(
 
 
 def test_decode_without_exp_check_never_reads_remembered_tokens(
-    frozen: datetime, pyjwt_calls: list[str]
+    frozen: Any, pyjwt_calls: list[str]
 ) -> None:
     raw = issue("refresh")
     tokens.decode(raw, "refresh")
@@ -992,7 +974,7 @@ def test_decode_without_exp_check_never_reads_remembered_tokens(
 # Token helpers ---------------------------------------------------------------
 
 
-def test_token_times_are_aware_utc_datetimes(frozen: datetime) -> None:
+def test_token_times_are_aware_utc_datetimes(frozen: Any) -> None:
     token = tokens.decode(issue(auth_time=NOW - timedelta(hours=2)), "access")
 
     assert token.issued_at == NOW
@@ -1001,7 +983,7 @@ def test_token_times_are_aware_utc_datetimes(frozen: datetime) -> None:
     assert token.expires_at.tzinfo is not None
 
 
-def test_token_lifetime_left_follows_the_clock(frozen: datetime, time_machine: Any) -> None:
+def test_token_lifetime_left_follows_the_clock(frozen: Any, time_machine: Any) -> None:
     token = tokens.decode(issue(), "access")
     assert token.lifetime_left() == ACCESS_LIFETIME
 
@@ -1012,13 +994,13 @@ def test_token_lifetime_left_follows_the_clock(frozen: datetime, time_machine: A
     assert token.lifetime_left() == timedelta(minutes=-5)
 
 
-def test_token_lifetime_left_with_explicit_now(frozen: datetime) -> None:
+def test_token_lifetime_left_with_explicit_now(frozen: Any) -> None:
     token = tokens.decode(issue(), "access")
 
     assert token.lifetime_left(NOW + timedelta(minutes=14)) == timedelta(minutes=1)
 
 
-def test_token_item_access_and_get(frozen: datetime) -> None:
+def test_token_item_access_and_get(frozen: Any) -> None:
     token = tokens.decode(issue(sid="sid-9"), "access")
 
     assert token["sid"] == "sid-9"
@@ -1027,7 +1009,7 @@ def test_token_item_access_and_get(frozen: datetime) -> None:
     assert isinstance(token, Token)
 
 
-def test_token_repr_hides_claims(frozen: datetime) -> None:
+def test_token_repr_hides_claims(frozen: Any) -> None:
     token = tokens.decode(issue(sub="secret-subject"), "access")
 
     assert "secret-subject" not in repr(token)

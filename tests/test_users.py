@@ -9,7 +9,7 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from django_tokenkit import users
-from tests.conftest import PASSWORD, bearer
+from tests.helpers import PASSWORD, bearer
 
 
 def login_committed(client: APIClient, capture: Any) -> dict[str, Any]:

@@ -4,9 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tests.testapp import views
+from tests.testapp.admin import opted_in_site
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("opted-in-admin/", opted_in_site.urls),
     path("api/auth/", include("django_tokenkit.urls")),
     path("api/whoami/", views.WhoAmIView.as_view(), name="whoami"),
     path("api/me/", views.PlainHandlerView.as_view(), name="me"),

@@ -4,6 +4,6 @@ from django.apps import AppConfig
 
 
 class DemoConfig(AppConfig):
-    """Holds the example project's demo-only management commands."""
+    """Holds the example project's demo-only management commands and its admin opt-in."""
 
     name = "demo"

@@ -29,8 +29,8 @@ from rest_framework.test import APIClient
 from django_tokenkit import signals, tokens
 from django_tokenkit.models import BlacklistedToken, IssuedToken, RevokeReason, Session
 from django_tokenkit.services import revocation
-from tests.conftest import bearer, login
 from tests.e2e import run_concurrently
+from tests.helpers import bearer, login
 
 needs_row_locks = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").split(":")[0] not in {"postgres", "postgresql"},

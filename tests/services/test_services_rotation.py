@@ -15,7 +15,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from django_tokenkit.models import IssuedToken
-from tests.conftest import login
+from tests.helpers import login
 
 THREADS = 20
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,8 @@ from rest_framework.test import APIClient
 from django_tokenkit import tokens
 from django_tokenkit.models import Session
 from django_tokenkit.services import sliding
-from tests.conftest import login
+from tests.helpers import FROZEN_AT, login
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 #: The lifecycles that write on every call; the middleware must not import them.
 WRITERS = {
     "django_tokenkit.services.issue",
@@ -29,13 +28,7 @@ WRITERS = {
 
 
 @pytest.fixture
-def clock(time_machine: Any) -> Any:
-    time_machine.move_to(START, tick=False)
-    return time_machine
-
-
-@pytest.fixture
-def logged_in(clock: Any, api_client: APIClient, user: Any) -> dict[str, Any]:
+def logged_in(frozen: Any, api_client: APIClient, user: Any) -> dict[str, Any]:
     return login(api_client)
 
 
@@ -92,18 +85,18 @@ def test_needs_renewal_only_within_threshold_and_only_access_tokens(
     access = tokens.decode(logged_in["access"], tokens.ACCESS)
     refresh = tokens.decode(logged_in["refresh"], tokens.REFRESH)
 
-    assert sliding.needs_renewal(access, START) is False
-    assert sliding.needs_renewal(access, START + timedelta(minutes=10)) is True
+    assert sliding.needs_renewal(access, FROZEN_AT) is False
+    assert sliding.needs_renewal(access, FROZEN_AT + timedelta(minutes=10)) is True
     assert sliding.needs_renewal(refresh, refresh.expires_at) is False
 
 
 def test_renew_access_token_same_old_token_same_new_token_last_use_recorded_once(
-    logged_in: dict[str, Any], clock: Any
+    logged_in: dict[str, Any], frozen: Any
 ) -> None:
     old = tokens.decode(logged_in["access"], tokens.ACCESS)
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     first = sliding.renew_access_token(old)
-    clock.shift(timedelta(seconds=20))
+    frozen.shift(timedelta(seconds=20))
     second = sliding.renew_access_token(old)
 
     assert first is not None
@@ -111,11 +104,11 @@ def test_renew_access_token_same_old_token_same_new_token_last_use_recorded_once
     assert first[0] == second[0]
     assert (first[1].sid, first[1].auth_time) == (old.sid, old.auth_time)
     assert first[1].jti != old.jti
-    assert Session.objects.get().last_used_at == START + timedelta(minutes=11)
+    assert Session.objects.get().last_used_at == FROZEN_AT + timedelta(minutes=11)
 
 
 def test_renew_access_token_unreachable_cache_returns_none(
-    logged_in: dict[str, Any], clock: Any, settings: Any
+    logged_in: dict[str, Any], frozen: Any, settings: Any
 ) -> None:
     settings.CACHES = {
         **settings.CACHES,
@@ -127,15 +120,15 @@ def test_renew_access_token_unreachable_cache_returns_none(
     }
     settings.TOKENKIT = {"CACHE_ALIAS": "broken"}
     old = tokens.decode(logged_in["access"], tokens.ACCESS)
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
 
     assert sliding.renew_access_token(old) is None
 
 
 def test_renew_access_token_concurrent_threads_get_one_new_token(
-    logged_in: dict[str, Any], clock: Any, transactional_db: Any
+    logged_in: dict[str, Any], frozen: Any, transactional_db: Any
 ) -> None:
-    clock.shift(timedelta(minutes=11))
+    frozen.shift(timedelta(minutes=11))
     old = tokens.decode(logged_in["access"], tokens.ACCESS)
     results: list[str | None] = []
     barrier = threading.Barrier(8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,15 +16,14 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import signals, tokens
 from django_tokenkit.models import IssuedToken, RevokeReason, Session
-from tests.conftest import PASSWORD, assert_unauthorized, bearer, login
+from tests.helpers import FROZEN_AT, PASSWORD, assert_unauthorized, bearer, login, whoami
 
 LOGIN_URL = "/api/auth/token/"
 REFRESH_URL = "/api/auth/token/refresh/"
 LOGOUT_URL = "/api/auth/logout/"
-WHOAMI_URL = "/api/whoami/"
 
 #: A whole second, so lifetimes computed from "now" come out exact.
-START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+START = FROZEN_AT
 PAIR_KEYS = {"access", "refresh", "token_type", "expires_in", "refresh_expires_in"}
 
 
@@ -36,13 +35,6 @@ def tokenkit(settings: Any) -> Callable[..., None]:
         settings.TOKENKIT = {**settings.TOKENKIT, **overrides}
 
     return configure
-
-
-@pytest.fixture
-def frozen(time_machine: Any) -> Any:
-    """Time stands still at ``START`` until the test moves it."""
-    time_machine.move_to(START, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -67,10 +59,6 @@ def received() -> Iterator[Callable[[Signal], list[dict[str, Any]]]]:
 
 def post_refresh(client: APIClient, refresh: str) -> Any:
     return client.post(REFRESH_URL, {"refresh": refresh}, format="json")
-
-
-def whoami(client: APIClient, access: str) -> Any:
-    return client.get(WHOAMI_URL, **bearer(access))
 
 
 def claims(raw: str, token_type: tokens.TokenType = tokens.ACCESS) -> tokens.Token:

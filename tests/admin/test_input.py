@@ -22,8 +22,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_tokenkit import admin as tokenkit_admin
 from django_tokenkit import services
+from django_tokenkit.admin import search
 from django_tokenkit.models import BlacklistedToken, IssuedToken, Session
 
 SESSIONS_URL = "/admin/django_tokenkit/session/"
@@ -108,7 +108,7 @@ def test_admin_search_five_words_all_used(
 def test_admin_search_past_the_word_bound_uses_the_first_words_and_says_so(
     admin_client: Client, rows: dict[str, dict[str, Any]], url: str
 ) -> None:
-    assert tokenkit_admin.MAX_SEARCH_TERMS == 5
+    assert search.MAX_SEARCH_TERMS == 5
     response = admin_client.get(url, {"q": f"a l i c e {TWO_HUNDRED_WORDS}"})
 
     assert response.status_code == 200
@@ -138,7 +138,7 @@ def test_admin_search_by_ids_finds_each_and_a_word_narrows_them(
 
 
 def test_admin_search_words_past_the_length_bound_are_cut(admin_client: Client, rows: Any) -> None:
-    bound = tokenkit_admin.MAX_SEARCH_TERM_LENGTH
+    bound = search.MAX_SEARCH_TERM_LENGTH
     with CaptureQueriesContext(connection) as captured:
         response = admin_client.get(SESSIONS_URL, {"q": "x" * 10_000})
 
@@ -150,7 +150,7 @@ def test_admin_search_words_past_the_length_bound_are_cut(admin_client: Client, 
 
 
 def test_search_terms_drops_nul_characters() -> None:
-    assert tokenkit_admin.search_terms("ali\x00ce \x00").words == ("alice",)
+    assert search.search_terms("ali\x00ce \x00").words == ("alice",)
 
 
 # --- search: the work it asks for ---------------------------------------------------
@@ -174,7 +174,7 @@ def test_admin_search_of_200_words_runs_the_queries_of_one_word(
     assert max(user_table_scans(sql) for sql in many_words) == 1
     likes = max(sql.upper().count(" LIKE ") for sql in many_words)
     # username and email, for each word used
-    assert likes == 2 * tokenkit_admin.MAX_SEARCH_TERMS
+    assert likes == 2 * search.MAX_SEARCH_TERMS
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plans")
