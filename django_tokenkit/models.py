@@ -402,31 +402,34 @@ class PendingRevocation(models.Model):
         return f"{self.kind} {self.identifier}"
 
 
-class APITokenQuerySet(models.QuerySet["APIToken"]):
-    """The status rules of API tokens, in one place (admin, endpoints, limits)."""
+class APITokenQuerySet(StatusQuerySet["APIToken"]):
+    """The status rules of API tokens (admin, endpoints, the per-user limit)."""
 
-    def active(self, now: datetime | None = None) -> APITokenQuerySet:
-        """Usable now: not revoked, not past its expiry (a never-expiring one never is)."""
-        moment = now or timezone.now()
-        active: APITokenQuerySet = self.filter(revoked_at__isnull=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment)
-        )
-        return active
+    statuses = (TokenStatus.ACTIVE, TokenStatus.EXPIRED, TokenStatus.REVOKED)
 
-    def counted_against_limit(self, now: datetime | None = None) -> APITokenQuerySet:
+    @classmethod
+    def status_condition(cls, status: str, now: datetime) -> Q:
+        """Revoked wins over expired; a token with no expiry never expires.
+
+        A rotated token stays "active" through its grace period (its
+        ``expires_at`` was moved to the grace's end) and is "expired" after.
+        """
+        if status == TokenStatus.REVOKED:
+            return Q(revoked_at__isnull=False)
+        if status == TokenStatus.EXPIRED:
+            return Q(revoked_at__isnull=True, expires_at__lte=now)
+        return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+    def active(self, now: datetime | None = None) -> Self:
+        return self.with_status(TokenStatus.ACTIVE, now)
+
+    def revoked(self) -> Self:
+        return self.with_status(TokenStatus.REVOKED)
+
+    def counted_against_limit(self, now: datetime | None = None) -> Self:
         """Active and not rotated away: what ``API_TOKEN_LIMIT_PER_USER`` counts."""
-        counted: APITokenQuerySet = self.active(now).filter(rotated_at__isnull=True)
+        counted: Self = self.active(now).filter(rotated_at__isnull=True)
         return counted
-
-    def expired(self, now: datetime | None = None) -> APITokenQuerySet:
-        expired: APITokenQuerySet = self.filter(
-            revoked_at__isnull=True, expires_at__lte=now or timezone.now()
-        )
-        return expired
-
-    def revoked(self) -> APITokenQuerySet:
-        revoked: APITokenQuerySet = self.filter(revoked_at__isnull=False)
-        return revoked
 
 
 class APIToken(models.Model):
@@ -489,12 +492,12 @@ class APIToken(models.Model):
         return self.expires_at is None
 
     def status(self, now: datetime | None = None) -> str:
-        """``"revoked"``, ``"expired"`` or ``"active"``, by the rules of the queryset."""
+        """The rule of :meth:`APITokenQuerySet.status_condition`, for a row in memory."""
         if self.revoked_at is not None:
-            return "revoked"
+            return TokenStatus.REVOKED
         if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
-            return "expired"
-        return "active"
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
 
 
 class APITokenExpiryWarning(models.Model):

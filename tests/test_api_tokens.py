@@ -20,7 +20,7 @@ from django_tokenkit.services.api_tokens import (
     APITokenNotRotatable,
     InvalidAPITokenRequest,
 )
-from tests.conftest import login
+from tests.helpers import login
 
 DAY = timedelta(days=1)
 
