@@ -47,9 +47,9 @@ RESULTS = REPO_ROOT / "benchmarks" / "results" / "admin_changelist.md"
 DB_NAME = "tokenkit_bench_admin"
 USERS = 10_000
 
-SESSIONS = "/admin/django_tokenkit/session/"
-TOKENS = "/admin/django_tokenkit/issuedtoken/"
-BLACKLIST = "/admin/django_tokenkit/blacklistedtoken/"
+SESSIONS = "/admin/tokenkit/session/"
+TOKENS = "/admin/tokenkit/issuedtoken/"
+BLACKLIST = "/admin/tokenkit/blacklistedtoken/"
 
 
 def setup_django() -> None:
@@ -75,7 +75,7 @@ def fill(n: int) -> None:
             SELECT '!', false, 'user' || i, '', '', 'user' || i || '@example.com', false,
                 true, now() - interval '1 year'
             FROM generate_series(1, {USERS}) AS i""",
-        f"""INSERT INTO django_tokenkit_session (id, user_id, auth_time, created_at, expires_at,
+        f"""INSERT INTO tokenkit_session (id, user_id, auth_time, created_at, expires_at,
                 last_used_at, ip_address, user_agent, revoked_at, revoke_reason)
             SELECT md5('s' || i)::uuid, u.first_id + i % {USERS}, c.created, c.created,
                 CASE WHEN i % 10 = 1 THEN c.created + interval '1 day'
@@ -90,15 +90,15 @@ def fill(n: int) -> None:
             CROSS JOIN LATERAL (
                 SELECT now() - interval '40 days' * (i::float / {n}) AS created
             ) AS c""",
-        """INSERT INTO django_tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
+        """INSERT INTO tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
                 expires_at, rotated_at, replaced_by_id, revoked_at, access_jti,
                 access_expires_at)
             SELECT 't' || md5('t' || s.id::text), 'refresh', s.id, s.last_used_at,
                 least(s.last_used_at + interval '7 days', s.expires_at), NULL, NULL,
                 s.revoked_at, 'a' || md5('a' || s.id::text),
                 s.last_used_at + interval '15 minutes'
-            FROM django_tokenkit_session AS s""",
-        f"""INSERT INTO django_tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
+            FROM tokenkit_session AS s""",
+        f"""INSERT INTO tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
                 expires_at, revoked_at, reason)
             SELECT 'b' || md5('b' || i), t.kind, u.first_id + i % {USERS}, md5('s' || i)::uuid,
                 r.revoked + CASE WHEN t.kind = 'refresh' THEN interval '7 days'
@@ -116,9 +116,9 @@ def fill(n: int) -> None:
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
-        for table in ("auth_user", "django_tokenkit_session", "django_tokenkit_issuedtoken"):
+        for table in ("auth_user", "tokenkit_session", "tokenkit_issuedtoken"):
             cursor.execute(f"VACUUM ANALYZE {table}")
-        cursor.execute("VACUUM ANALYZE django_tokenkit_blacklistedtoken")
+        cursor.execute("VACUUM ANALYZE tokenkit_blacklistedtoken")
 
 
 def pages() -> list[tuple[str, str, dict[str, str]]]:

@@ -84,7 +84,7 @@ def fill(n: int) -> dict[str, int]:
             SELECT '!', false, 'user' || i, '', '', '', false, true, now()
             FROM generate_series(1, {USERS}) AS i""",
         # Expired sessions: capped 40 to 10 days ago.
-        f"""INSERT INTO django_tokenkit_session (id, user_id, auth_time, created_at, expires_at,
+        f"""INSERT INTO tokenkit_session (id, user_id, auth_time, created_at, expires_at,
                 last_used_at, ip_address, user_agent, revoked_at, revoke_reason)
             SELECT md5('expired' || i)::uuid, (SELECT min(id) FROM auth_user) + i % {USERS},
                 now() - interval '40 days', now() - interval '40 days',
@@ -92,14 +92,14 @@ def fill(n: int) -> dict[str, int]:
                 now() - interval '11 days', '192.0.2.1', 'bench', NULL, ''
             FROM generate_series(1, {n}) AS i""",
         # Their refresh tokens: a chain of two for the first half of the sessions.
-        f"""INSERT INTO django_tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
+        f"""INSERT INTO tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
                 expires_at, rotated_at, replaced_by_id, revoked_at, access_jti,
                 access_expires_at)
             SELECT 'b' || i, 'refresh', md5('expired' || i)::uuid,
                 now() - interval '19 days', now() - interval '12 days', NULL, NULL, NULL,
                 'ab' || i, now() - interval '19 days' + interval '15 minutes'
             FROM generate_series(1, {half}) AS i""",
-        f"""INSERT INTO django_tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
+        f"""INSERT INTO tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
                 expires_at, rotated_at, replaced_by_id, revoked_at, access_jti,
                 access_expires_at)
             SELECT 'a' || i, 'refresh', md5('expired' || i)::uuid,
@@ -108,13 +108,13 @@ def fill(n: int) -> dict[str, int]:
                 'aa' || i, now() - interval '20 days' + interval '15 minutes'
             FROM generate_series(1, {half}) AS i""",
         # Expired blacklist rows.
-        f"""INSERT INTO django_tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
+        f"""INSERT INTO tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
                 expires_at, revoked_at, reason)
             SELECT 'x' || i, 'access', NULL, NULL, now() - interval '1 day',
                 now() - interval '1 day' - interval '10 minutes', 'logout'
             FROM generate_series(1, {tenth}) AS i""",
         # Sessions revoked long ago, nothing of them left unexpired.
-        f"""INSERT INTO django_tokenkit_session (id, user_id, auth_time, created_at, expires_at,
+        f"""INSERT INTO tokenkit_session (id, user_id, auth_time, created_at, expires_at,
                 last_used_at, ip_address, user_agent, revoked_at, revoke_reason)
             SELECT md5('revoked' || i)::uuid, (SELECT min(id) FROM auth_user) + i % {USERS},
                 now() - interval '9 days', now() - interval '9 days',
@@ -123,21 +123,21 @@ def fill(n: int) -> dict[str, int]:
             FROM generate_series(1, {tenth}) AS i""",
         # Live: sessions with a live refresh token, live blacklist rows, and revoked
         # sessions whose refresh tokens are still unexpired.
-        f"""INSERT INTO django_tokenkit_session (id, user_id, auth_time, created_at, expires_at,
+        f"""INSERT INTO tokenkit_session (id, user_id, auth_time, created_at, expires_at,
                 last_used_at, ip_address, user_agent, revoked_at, revoke_reason)
             SELECT md5('live' || i)::uuid, (SELECT min(id) FROM auth_user) + i % {USERS},
                 now() - interval '1 day', now() - interval '1 day', now() + interval '29 days',
                 now(), NULL, '', CASE WHEN i % 2 = 0 THEN now() - interval '1 hour' END,
                 CASE WHEN i % 2 = 0 THEN 'logout' ELSE '' END
             FROM generate_series(1, {2 * hundredth}) AS i""",
-        f"""INSERT INTO django_tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
+        f"""INSERT INTO tokenkit_issuedtoken (jti, token_type, session_id, issued_at,
                 expires_at, rotated_at, replaced_by_id, revoked_at, access_jti,
                 access_expires_at)
             SELECT 'l' || i, 'refresh', md5('live' || i)::uuid, now() - interval '1 day',
                 now() + interval '6 days', NULL, NULL, NULL, 'al' || i,
                 now() - interval '1 day' + interval '15 minutes'
             FROM generate_series(1, {2 * hundredth}) AS i""",
-        f"""INSERT INTO django_tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
+        f"""INSERT INTO tokenkit_blacklistedtoken (jti, token_type, user_id, session_id,
                 expires_at, revoked_at, reason)
             SELECT 'y' || i, 'access', NULL, md5('live' || i)::uuid,
                 now() + interval '10 minutes', now(), 'command'

@@ -7,6 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 class TokenkitConfig(AppConfig):
     name = "django_tokenkit"
+    #: Short and explicit: the tables are ``tokenkit_*``, the admin lives at
+    #: ``/admin/tokenkit/`` and permissions are ``tokenkit.<codename>``.
+    label = "tokenkit"
     verbose_name = _("Tokens")
     default_auto_field = "django.db.models.BigAutoField"
 

@@ -32,7 +32,7 @@ def test_refresh_database_failure_is_503_and_rotates_nothing(
     pair = login(api_client)
     # The retiring UPDATE fails after the successor row was inserted: the
     # insert must be rolled back with it.
-    with failing_writes("django_tokenkit_issuedtoken", "UPDATE"):
+    with failing_writes("tokenkit_issuedtoken", "UPDATE"):
         response = refresh(api_client, pair["refresh"])
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
@@ -46,7 +46,7 @@ def test_refresh_database_failure_is_503_and_rotates_nothing(
 def test_login_database_failure_is_503_and_records_nothing(
     api_client: APIClient, user: Any
 ) -> None:
-    with failing_writes("django_tokenkit_issuedtoken", "INSERT"):
+    with failing_writes("tokenkit_issuedtoken", "INSERT"):
         response = api_client.post(
             "/api/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
         )
@@ -59,7 +59,7 @@ def test_logout_database_failure_is_503_and_session_stays_usable(
     api_client: APIClient, user: Any
 ) -> None:
     pair = login(api_client)
-    with failing_writes("django_tokenkit_session", "UPDATE"):
+    with failing_writes("tokenkit_session", "UPDATE"):
         response = api_client.post("/api/auth/logout/", {"refresh": pair["refresh"]}, format="json")
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
@@ -120,7 +120,7 @@ def assert_service_unavailable(response: Any) -> None:
         pytest.param("/api/auth/sessions/", id="tokenkit-view"),
     ],
 )
-@pytest.mark.parametrize("table", ["django_tokenkit_session", "auth_user"])
+@pytest.mark.parametrize("table", ["tokenkit_session", "auth_user"])
 def test_authentication_database_failure_is_503_with_code_on_any_view(
     transactional_db: Any, user: Any, path: str, table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,7 +143,7 @@ def test_logout_all_database_failure_during_authentication_is_503(
     transactional_db: Any, user: Any
 ) -> None:
     pair = login(APIClient())
-    with table_locked("django_tokenkit_session"):
+    with table_locked("tokenkit_session"):
         response = APIClient(raise_request_exception=False).post(
             "/api/auth/logout/",
             {"all": True},
@@ -168,7 +168,7 @@ def test_middleware_database_failure_during_renewal_answers_without_new_token(
     time_machine.shift(timedelta(minutes=2))  # well within the cache's 300 s
     # Every token is now due for renewal, which records the session's last use.
     settings.TOKENKIT = {**settings.TOKENKIT, "SLIDING_THRESHOLD": timedelta(minutes=15)}
-    with table_locked("django_tokenkit_session"), caplog.at_level(logging.ERROR, "django_tokenkit"):
+    with table_locked("tokenkit_session"), caplog.at_level(logging.ERROR, "django_tokenkit"):
         response = get(client, pair["access"], "/api/me/")
 
     assert response.status_code == 200, response.content

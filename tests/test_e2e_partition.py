@@ -64,7 +64,7 @@ class Cluster:
                 link.restore()
 
     def unpublished(self) -> int:
-        rows = self.services.query("SELECT count(*) FROM django_tokenkit_pendingrevocation")
+        rows = self.services.query("SELECT count(*) FROM tokenkit_pendingrevocation")
         return int(rows[0][0])
 
 
@@ -179,16 +179,16 @@ def by_admin(cluster: Cluster, username: str, pair: dict[str, Any]) -> None:
     assert logged_in.status_code == 200, logged_in.text
     assert "sessionid" in browser.cookies
     sid = unverified_claims(pair["access"])["sid"]
-    page = server.url(f"/admin/django_tokenkit/session/{sid}/change/")
+    page = server.url(f"/admin/tokenkit/session/{sid}/change/")
     response = browser.post(
-        server.url(f"/admin/django_tokenkit/session/{sid}/revoke/"),
+        server.url(f"/admin/tokenkit/session/{sid}/revoke/"),
         data={"scope": "session", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         headers={"Referer": page},
         timeout=HTTP_TIMEOUT,
     )
     assert response.status_code == 200, response.text  # followed back to the page
     revoked = cluster.services.query(
-        "SELECT revoked_at IS NOT NULL FROM django_tokenkit_session WHERE id = %s", (sid,)
+        "SELECT revoked_at IS NOT NULL FROM tokenkit_session WHERE id = %s", (sid,)
     )
     assert revoked == [(True,)]
 

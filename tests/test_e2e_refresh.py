@@ -52,7 +52,7 @@ def post_refresh(server: Server, refresh: str, probe: str = "") -> requests.Resp
 def issued_tokens(services: SharedServices, sid: str) -> list[tuple[Any, ...]]:
     """``(jti, rotated_at, revoked_at)`` of each refresh token of session ``sid``."""
     return services.query(
-        "SELECT jti, rotated_at, revoked_at FROM django_tokenkit_issuedtoken "
+        "SELECT jti, rotated_at, revoked_at FROM tokenkit_issuedtoken "
         "WHERE session_id = %s::uuid ORDER BY issued_at",
         [sid],
     )

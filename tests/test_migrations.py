@@ -12,9 +12,7 @@ from django_tokenkit.models import Session
 
 def makemigrations_check() -> str:
     out = StringIO()
-    call_command(
-        "makemigrations", "django_tokenkit", "--check", "--dry-run", stdout=out, stderr=out
-    )
+    call_command("makemigrations", "tokenkit", "--check", "--dry-run", stdout=out, stderr=out)
     return out.getvalue()
 
 

@@ -78,7 +78,7 @@ def test_issued_and_blacklisted_token_str_name_type_and_jti(
 
 def _row_values() -> list[str]:
     values: list[str] = []
-    for model in apps.get_app_config("django_tokenkit").get_models():
+    for model in apps.get_app_config("tokenkit").get_models():
         for row in model._default_manager.values_list():
             values.extend(str(value) for value in row if value is not None)
     return values

@@ -130,7 +130,7 @@ class IssuedTokenAdmin(RevocationAdmin[IssuedToken]):
 
     @admin.display(description=_("session"))
     def session_column(self, obj: IssuedToken) -> SafeString | str:
-        url = admin_url(self.admin_site, "django_tokenkit_session_change", quote(obj.session_id))
+        url = admin_url(self.admin_site, "tokenkit_session_change", quote(obj.session_id))
         label = str(obj.session_id)[:8]
         return label if url is None else format_html('<a href="{}">{}</a>', url, label)
 

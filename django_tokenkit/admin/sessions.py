@@ -163,7 +163,7 @@ class SessionAdmin(RevocationAdmin[Session]):
 
     @admin.display(description=_("tokens"))
     def tokens_link(self, obj: Session) -> SafeString | str:
-        url = admin_url(self.admin_site, "django_tokenkit_issuedtoken_changelist")
+        url = admin_url(self.admin_site, "tokenkit_issuedtoken_changelist")
         count = IssuedToken.objects.filter(session=obj).count()
         label = ngettext("%(count)d issued token", "%(count)d issued tokens", count) % {
             "count": count

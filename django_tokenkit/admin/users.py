@@ -113,7 +113,7 @@ class TokenkitUserAdminMixin(_UserAdminBase):
 
     @admin.display(description=_("sessions"))
     def tokenkit_sessions_link(self, obj: Any) -> SafeString | str:
-        url = admin_url(self.admin_site, "django_tokenkit_session_changelist")
+        url = admin_url(self.admin_site, "tokenkit_session_changelist")
         if url is None:
             return "-"
         return format_html('<a href="{}?{}={}">{}</a>', url, USER_PARAMETER, obj.pk, _("Sessions"))
@@ -124,8 +124,8 @@ class TokenkitUserAdminMixin(_UserAdminBase):
         text = ngettext("%(count)d active session", "%(count)d active sessions", active) % {
             "count": active
         }
-        sessions = admin_url(self.admin_site, "django_tokenkit_session_changelist")
-        revoked = admin_url(self.admin_site, "django_tokenkit_blacklistedtoken_changelist")
+        sessions = admin_url(self.admin_site, "tokenkit_session_changelist")
+        revoked = admin_url(self.admin_site, "tokenkit_blacklistedtoken_changelist")
         if sessions is None or revoked is None:
             return text
         query = f"{USER_PARAMETER}={obj.pk}"

@@ -22,7 +22,7 @@ def staff_viewer(db: Any) -> Any:
     )
     viewer.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label="django_tokenkit", codename__startswith="view_"
+            content_type__app_label="tokenkit", codename__startswith="view_"
         ),
         Permission.objects.get(codename="view_user"),
     )

@@ -16,9 +16,9 @@ from django_tokenkit import services, tokens
 from django_tokenkit.models import BlacklistedToken, Session
 from tests.helpers import PASSWORD, bearer
 
-SESSIONS_URL = "/admin/django_tokenkit/session/"
-TOKENS_URL = "/admin/django_tokenkit/issuedtoken/"
-BLACKLIST_URL = "/admin/django_tokenkit/blacklistedtoken/"
+SESSIONS_URL = "/admin/tokenkit/session/"
+TOKENS_URL = "/admin/tokenkit/issuedtoken/"
+BLACKLIST_URL = "/admin/tokenkit/blacklistedtoken/"
 USERS_URL = "/admin/auth/user/"
 WHOAMI_URL = "/api/whoami/"
 

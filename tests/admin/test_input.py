@@ -26,9 +26,9 @@ from django_tokenkit import services
 from django_tokenkit.admin import search
 from django_tokenkit.models import BlacklistedToken, IssuedToken, Session
 
-SESSIONS_URL = "/admin/django_tokenkit/session/"
-TOKENS_URL = "/admin/django_tokenkit/issuedtoken/"
-BLACKLIST_URL = "/admin/django_tokenkit/blacklistedtoken/"
+SESSIONS_URL = "/admin/tokenkit/session/"
+TOKENS_URL = "/admin/tokenkit/issuedtoken/"
+BLACKLIST_URL = "/admin/tokenkit/blacklistedtoken/"
 LISTS = [SESSIONS_URL, TOKENS_URL, BLACKLIST_URL]
 
 #: 200 different words, none in any username or email.

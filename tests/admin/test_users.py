@@ -30,8 +30,8 @@ from tests.testapp.admin import opted_in_site
 
 OPTED_IN = "/opted-in-admin/"
 OPTED_IN_USERS_URL = f"{OPTED_IN}auth/user/"
-OPTED_IN_SESSIONS_URL = f"{OPTED_IN}django_tokenkit/session/"
-OPTED_IN_BLACKLIST_URL = f"{OPTED_IN}django_tokenkit/blacklistedtoken/"
+OPTED_IN_SESSIONS_URL = f"{OPTED_IN}tokenkit/session/"
+OPTED_IN_BLACKLIST_URL = f"{OPTED_IN}tokenkit/blacklistedtoken/"
 
 
 # --- without the opt-in -------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_login_database_failure_raises_store_unavailable_and_records_nothing(
     user: Any,
 ) -> None:
     with (
-        failing_writes("django_tokenkit_issuedtoken", "INSERT"),
+        failing_writes("tokenkit_issuedtoken", "INSERT"),
         pytest.raises(StoreUnavailable) as raised,
     ):
         issue.login(user)
