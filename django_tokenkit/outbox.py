@@ -20,9 +20,13 @@ the steady state):
 
 What it finds is refused from memory on every request until a later read no
 longer lists it, and is published to the cache by the first process that can
-reach it, which deletes the rows. A process that saw the partition heal
-therefore refuses a revoked token on its very next request; a process that
-never saw the cache fail does so within one interval.
+reach it, which deletes the rows. The request that made a read asks the
+database, not the cache, for the state it needs: the cache answer it fetched
+before the read may predate a publish whose rows the read no longer saw.
+
+A process that saw the partition heal therefore refuses a revoked token on
+its very next request; a process that never saw the cache fail does so
+within one interval.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.core.signals import setting_changed
@@ -66,6 +70,11 @@ class Pending:
     api_digests: frozenset[str] = frozenset()
     #: More rows than :data:`MAX_ROWS`: distrust every "active" the cache gives.
     overflow: bool = False
+    #: This answer comes from a read made after the caller's cache fetch.
+    #: What the caller fetched may predate a publish whose rows that read no
+    #: longer saw (another process published them meanwhile), so the
+    #: caller's cached "active" is not trusted this once.
+    read_after_fetch: bool = False
 
     def revokes(self, sid: str, jti: str) -> bool:
         """True when the outbox lists ``sid`` or ``jti`` as revoked."""
@@ -73,11 +82,12 @@ class Pending:
 
     def distrusts_api_token(self, digest: str) -> bool:
         """True when the cached state of this API token must not be believed."""
-        return self.overflow or digest in self.api_digests
+        return not self.trusts_cache or digest in self.api_digests
 
     @property
     def trusts_cache(self) -> bool:
-        return not self.overflow
+        """Whether a cached "active" may be believed (else: read the database)."""
+        return not (self.overflow or self.read_after_fetch)
 
 
 NOTHING_PENDING = Pending()
@@ -194,7 +204,7 @@ def pending(*, cache_answered: bool, publish: Publisher, now: float | None = Non
         )
         if rows and cache_answered:
             publish(rows[:MAX_ROWS])
-        return state.pending
+        return replace(state.pending, read_after_fetch=True)
     finally:
         state.lock.release()
 

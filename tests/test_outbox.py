@@ -208,7 +208,10 @@ def test_outbox_steady_state_reads_it_once_per_interval_and_no_more(
         for _ in range(5):
             assert whoami(api_client, pair).status_code == 200
     clock.advance(INTERVAL)
-    with django_assert_num_queries(1):  # the outbox, found empty
+    # The outbox, found empty; then the request that read it asks the database
+    # for the session's state (the session row and its revoked token ids)
+    # instead of the cache answer it fetched before the read.
+    with django_assert_num_queries(3):
         for _ in range(5):
             assert whoami(api_client, pair).status_code == 200
 
@@ -258,3 +261,24 @@ def test_outbox_rows_past_their_expiry_are_flushed(user: Any, api_client: APICli
 
     assert [p.kind for p in progress if p.kind == "pending revocations"] == ["pending revocations"]
     assert list(PendingRevocation.objects.values_list("identifier", flat=True)) == ["live"]
+
+
+def test_outbox_cache_answer_fetched_before_another_process_published_is_not_trusted(
+    user: Any, api_client: APIClient, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    pair = login(api_client)
+    assert whoami(api_client, pair).status_code == 200  # cached as active
+    token = tokens.decode(pair["access"], tokens.ACCESS)
+    session = Session.objects.get()
+    with django_capture_on_commit_callbacks(execute=False):  # its publish failed
+        services.revoke_sessions([session], RevokeReason.ADMIN)
+    clock.advance(INTERVAL)
+    # This process fetches the stale "active", then, before it reads the
+    # outbox, another process publishes the revocation and clears the outbox.
+    found = revocation.fetch(revocation.lookup_keys(token))
+    assert found is not None
+    assert found[revocation.session_key(token.sid)] == revocation.ACTIVE
+    assert revocation.publish(list(PendingRevocation.objects.all())) is True
+    assert not PendingRevocation.objects.exists()
+
+    assert revocation.unrevoked_session_state(token, found) is None
