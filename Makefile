@@ -17,7 +17,7 @@ STAMP  := $(VENV)/.installed
 # `make test` runs its steps in the order they are listed, even with -j.
 .NOTPARALLEL:
 
-.PHONY: help demo test test-fast lint format typecheck docs test-embedded test-services \
+.PHONY: help demo test test-fast lint format typecheck docs test-js test-embedded test-services \
 	coverage bench clean
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make format         ruff format + ruff check --fix"
 	@echo "make typecheck      mypy (strict) on django_tokenkit"
 	@echo "make docs           build docs/ with warnings as errors"
+	@echo "make test-js        unit tests of tokenkit.js (node --test, no npm packages)"
 	@echo "make test-embedded  pytest on SQLite + local-memory cache"
 	@echo "make test-services  pytest on PostgreSQL + Redis (skipped if unreachable,"
 	@echo "                    an error with TOKENKIT_REQUIRE_SERVICES=1)"
@@ -48,7 +49,7 @@ demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py demo_users
 	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: lint typecheck docs test-embedded test-services coverage
+test: lint typecheck docs test-js test-embedded test-services coverage
 
 # The edit-test loop: no typecheck, docs, coverage or gunicorn servers.
 # Tests run in random order (pytest-randomly); the seed is printed at the
@@ -70,6 +71,10 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Node's own test runner: tokenkit.js needs no npm package, nor do its tests.
+test-js:
+	node --test --test-timeout=30000 tests/js/
 
 # `python -m pytest` puts the repository root on sys.path, so the settings
 # module tests.settings imports. pytest's own exit status is the recipe's:

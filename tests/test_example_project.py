@@ -270,6 +270,23 @@ def test_example_server_landing_and_admin_pages_render(example_server: Server) -
 
 
 @pytest.mark.e2e
+def test_example_server_serves_demo_and_client_scripts_under_gunicorn(
+    example_server: Server,
+) -> None:
+    page = requests.get(example_server.url("/"), timeout=HTTP_TIMEOUT)
+    scripts = [
+        requests.get(example_server.url(path), timeout=HTTP_TIMEOUT)
+        for path in ("/static/demo/app.js", "/static/django_tokenkit/tokenkit.js")
+    ]
+
+    assert '<script type="module" src="/static/demo/app.js">' in page.text
+    for script in scripts:
+        assert script.status_code == 200
+        assert "javascript" in script.headers["Content-Type"]
+    assert "export function createClient" in scripts[1].text
+
+
+@pytest.mark.e2e
 def test_example_server_login_returns_bearer_pair_for_me(example_server: Server) -> None:
     pair = example_server.login("demo", "demo-password")
 

@@ -104,6 +104,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (the single-page demo, tokenkit.js, the admin's assets)
+    # under gunicorn as well as runserver, DEBUG on or off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,6 +217,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# WhiteNoise serves the files straight from the apps' static/ directories
+# (through Django's finders), so the demo needs no collectstatic step under
+# gunicorn; new or edited files are picked up without a restart under DEBUG.
+# A real deployment runs `collectstatic` into STATIC_ROOT and drops
+# WHITENOISE_USE_FINDERS.
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Where an operator looks: stderr, which runserver, gunicorn, systemd and

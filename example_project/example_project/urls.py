@@ -1,14 +1,13 @@
 """URL configuration of the example project.
 
 ``/api/auth/`` is where the package's views live (SPEC section 5); the rest
-is the demo: a landing page, ``/api/me/``, the per-user notes API and the
-admin.
+is the demo: the single-page demo at ``/``, ``/api/me/``, the per-user notes
+API and the admin.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from example_project.views import LandingView, MeView
@@ -20,7 +19,3 @@ urlpatterns = [
     path("api/me/", MeView.as_view(), name="me"),
     path("api/", include("notes.urls")),
 ]
-
-# Serves the admin's CSS and JS under DEBUG when the demo runs on gunicorn
-# rather than runserver (a no-op with DEBUG off).
-urlpatterns += staticfiles_urlpatterns()

@@ -1,4 +1,4 @@
-"""Project-level views: the landing page and ``GET /api/me/``."""
+"""Project-level views: the single-page demo and ``GET /api/me/``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from rest_framework.views import APIView
 
 
 class LandingView(TemplateView):
-    """A plain page that explains the demo and lists its endpoints.
+    """The single-page demo (SPEC section 7), with the API reference below it.
 
-    The base URL is taken from the request so the curl examples are right
-    whatever host and port the demo was started on.
+    The page is a shell: ``demo/app.js`` (static, plain JavaScript over
+    ``django_tokenkit/tokenkit.js``) does everything in the browser. It is a
+    template only for the URLs: the base URL is taken from the request so the
+    curl examples are right whatever host and port the demo was started on.
     """
 
     template_name = "landing.html"

@@ -1,0 +1,251 @@
+// The single-page demo at / (SPEC section 7): plain JavaScript over tokenkit.js.
+//
+// Everything the demo does goes through the client: it never handles a token
+// itself. Open the console and try `tokenkitClient.fetch("/api/me/")`.
+
+import { createClient } from "/static/django_tokenkit/tokenkit.js";
+
+const client = createClient({ authUrl: "/api/auth/" });
+window.tokenkitClient = client;
+
+const $ = (selector) => document.querySelector(selector);
+const api = (path, init) => client.fetch(path, init);
+let renewals = 0;
+let refreshes = 0;
+let autoTimer = null;
+
+// --- the event log --------------------------------------------------------------
+
+function log(kind, text, event = {}) {
+  const item = document.createElement("li");
+  item.dataset.kind = kind;
+  if (event.fromOtherTab) item.dataset.elsewhere = "true";
+  const time = new Date().toTimeString().slice(0, 8);
+  item.innerHTML = `<time></time> <span class="kind"></span> <span class="text"></span>`;
+  item.querySelector("time").textContent = time;
+  item.querySelector(".kind").textContent = kind;
+  item.querySelector(".text").textContent = text;
+  $("#log").prepend(item);
+  while ($("#log").children.length > 200) $("#log").lastElementChild.remove();
+}
+
+const where = (event) => (event.fromOtherTab ? " (in another tab)" : "");
+
+client.on("login", (event) => {
+  const how = {
+    password: "with a password",
+    tab: "with the session of another open tab",
+    cookie: "through the refresh cookie",
+    storage: "from storage",
+  }[event.reason] ?? "";
+  log("login", `logged in ${how}${where(event)}`, event);
+  render();
+  // A password login loads its panels itself, and so does start-up.
+  if (event.reason !== "password" && document.body.dataset.ready) afterLogin();
+});
+client.on("token", (event) => {
+  if (event.reason === "renewed") {
+    renewals += 1;
+    log("renewed", `access token renewed by X-New-Token${where(event)}`, event);
+  } else if (event.reason === "refreshed") {
+    refreshes += 1;
+    log("refreshed", `access token refreshed${where(event)}`, event);
+  } else if (event.reason === "shared") {
+    log("shared", "took the newer token another tab already had");
+  }
+  const countdown = $("#countdown");
+  countdown.classList.remove("flash");
+  void countdown.offsetWidth; // restart the animation
+  countdown.classList.add("flash");
+  render();
+});
+client.on("logout", (event) => {
+  log("logout", `logged out${event.all ? " everywhere" : ""}${where(event)}`, event);
+  render();
+});
+client.on("session-ended", (event) => {
+  log("session-ended", `session ended by the server (${event.reason})${where(event)}`, event);
+  render();
+});
+
+// --- rendering ------------------------------------------------------------------------
+
+function render() {
+  const loggedIn = client.isLoggedIn();
+  document.body.dataset.state = loggedIn ? "logged-in" : "logged-out";
+  $("#login-panel").hidden = loggedIn;
+  $("#app").hidden = !loggedIn;
+  $("#mode").textContent = client.usesRefreshCookie()
+    ? "refresh token in an HttpOnly cookie"
+    : "refresh token in this page's memory";
+  $("#counters").textContent = `${renewals} renewed, ${refreshes} refreshed in this tab`;
+  if (!loggedIn) stopAutoCall();
+}
+
+function tick() {
+  const left = client.expiresIn();
+  const lifetime = Number($("#countdown").dataset.lifetime || 0);
+  if (left === null) {
+    $("#countdown").textContent = "—";
+    $("#bar").style.width = "0";
+    return;
+  }
+  if (left > lifetime) $("#countdown").dataset.lifetime = String(left);
+  $("#countdown").textContent = `${(left / 1000).toFixed(1)} s`;
+  const full = Math.max(lifetime, left) || 1;
+  $("#bar").style.width = `${Math.min(100, (100 * left) / full)}%`;
+}
+
+async function show(response, target) {
+  const text = response.status === 204 ? "" : await response.text();
+  $(target).textContent = `${response.status} ${text}`;
+  $(target).dataset.status = String(response.status);
+  return response;
+}
+
+// --- actions ------------------------------------------------------------------------------
+
+async function callMe() {
+  const response = await show(await api("/api/me/"), "#me-result");
+  log("api", `GET /api/me/ → ${response.status}`);
+}
+
+function stopAutoCall() {
+  clearInterval(autoTimer);
+  autoTimer = null;
+  $("#auto-call").textContent = "Keep calling every second";
+  $("#auto-call").setAttribute("aria-pressed", "false");
+}
+
+async function loadNotes() {
+  const response = await api("/api/notes/");
+  const list = $("#notes");
+  list.replaceChildren();
+  if (!response.ok) return show(response, "#notes-result");
+  for (const note of await response.json()) {
+    const item = document.createElement("li");
+    const title = document.createElement("strong");
+    title.textContent = note.title;
+    const body = document.createElement("span");
+    body.textContent = ` ${note.body ?? ""} `;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link delete-note";
+    remove.textContent = "delete";
+    remove.addEventListener("click", async () => {
+      await show(await api(`/api/notes/${note.id}/`, { method: "DELETE" }), "#notes-result");
+      loadNotes();
+    });
+    item.append(title, body, remove);
+    list.append(item);
+  }
+}
+
+async function loadSessions() {
+  const list = $("#sessions");
+  let sessions;
+  try {
+    sessions = await client.sessions();
+  } catch (error) {
+    list.replaceChildren();
+    log("api", `GET sessions/ failed: ${error.code}`);
+    return;
+  }
+  list.replaceChildren();
+  for (const session of sessions) {
+    const item = document.createElement("li");
+    item.dataset.sessionId = session.id;
+    item.dataset.current = String(!!session.current);
+    const agent = (session.user_agent || "unknown browser").slice(0, 60);
+    const label = document.createElement("span");
+    label.textContent = `${session.current ? "this session · " : ""}${agent} · ${session.ip ?? ""}`;
+    const end = document.createElement("button");
+    end.type = "button";
+    end.className = "link end-session";
+    end.textContent = "end this session";
+    end.addEventListener("click", async () => {
+      await client.endSession(session.id);
+      log("api", `ended session ${session.id.slice(0, 8)}…`);
+      if (client.isLoggedIn()) loadSessions();
+    });
+    item.append(label, " ", end);
+    list.append(item);
+  }
+}
+
+// API-TOKEN PANEL: the api-tokens/ endpoint is being built separately. The
+// panel (#api-tokens-panel) stays hidden until GET /api/auth/api-tokens/
+// answers 200; then it lists the user's API tokens. Creating and revoking
+// them belong here once the endpoint exists.
+async function probeApiTokens() {
+  const response = await api("/api/auth/api-tokens/");
+  const panel = $("#api-tokens-panel");
+  panel.hidden = response.status !== 200;
+  if (panel.hidden) return;
+  const list = $("#api-tokens");
+  list.replaceChildren();
+  for (const token of await response.json()) {
+    const item = document.createElement("li");
+    item.textContent = `${token.name} · ${token.hint} · expires ${token.expires_at ?? "never"}`;
+    list.append(item);
+  }
+}
+
+async function afterLogin() {
+  await Promise.all([callMe(), loadNotes(), loadSessions(), probeApiTokens()]);
+}
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#login-error").textContent = "";
+  try {
+    await client.login($("#username").value, $("#password").value);
+    $("#password").value = "";
+    await afterLogin();
+  } catch (error) {
+    $("#login-error").textContent = `${error.message} (${error.code})`;
+  }
+});
+$("#call-me").addEventListener("click", callMe);
+$("#auto-call").addEventListener("click", () => {
+  if (autoTimer) return stopAutoCall();
+  autoTimer = setInterval(callMe, 1000);
+  $("#auto-call").textContent = "Stop calling";
+  $("#auto-call").setAttribute("aria-pressed", "true");
+});
+$("#refresh-now").addEventListener("click", async () => {
+  try {
+    await client.refresh();
+  } catch (error) {
+    log("api", `refresh failed: ${error.code}`);
+  }
+});
+$("#note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = JSON.stringify({ title: $("#note-title").value, body: $("#note-body").value });
+  const response = await api("/api/notes/", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body,
+  });
+  await show(response, "#notes-result");
+  if (response.ok) {
+    $("#note-title").value = "";
+    $("#note-body").value = "";
+  }
+  loadNotes();
+});
+$("#reload-sessions").addEventListener("click", loadSessions);
+$("#logout").addEventListener("click", () => client.logout().catch((e) => log("api", e.message)));
+$("#logout-all").addEventListener("click", () =>
+  client.logout({ all: true }).catch((e) => log("api", e.message)),
+);
+$("#clear-log").addEventListener("click", () => $("#log").replaceChildren());
+
+render();
+setInterval(tick, 100);
+client.ready.then(async () => {
+  render();
+  if (client.isLoggedIn()) await afterLogin();
+  document.body.dataset.ready = "true";
+});
