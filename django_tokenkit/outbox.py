@@ -239,7 +239,9 @@ def forget(*, read_at: float | None = None) -> None:
 
 
 def _forget_on_setting_change(*, setting: str, **kwargs: object) -> None:
-    if setting in ("TOKENKIT", "DATABASES", "CACHES"):
+    # What a read found is the database's truth: only another database makes
+    # it stale. (The interval is read at call time; a new cache changes nothing.)
+    if setting == "DATABASES":
         forget()
 
 
