@@ -92,7 +92,7 @@ def render_confirmation(
         request,
         [
             f"admin/{opts.app_label}/{opts.model_name}/tokenkit_revoke_confirmation.html",
-            "admin/django_tokenkit/revoke_confirmation.html",
+            "admin/tokenkit/revoke_confirmation.html",
         ],
         context,
     )

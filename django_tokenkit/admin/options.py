@@ -88,8 +88,8 @@ class RevocationAdmin(_ModelAdmin[_M]):
     show_full_result_count = False
     show_facets = _NO_FACETS
     list_per_page = 50
-    change_form_template = "admin/django_tokenkit/change_form.html"
-    change_list_template = "admin/django_tokenkit/change_list.html"
+    change_form_template = "admin/tokenkit/change_form.html"
+    change_list_template = "admin/tokenkit/change_list.html"
     # -- permissions
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
