@@ -234,6 +234,31 @@ def test_with_status_a_model_cannot_have_raises_value_error(queryset: Any, statu
         queryset.with_status(status)
 
 
+def test_not_revoked_keeps_expired_rows_that_active_leaves_out(user: Any) -> None:
+    now = timezone.now()
+    live = make_session(user)
+    expired = make_session(user, expires_at=now - timedelta(days=1))
+    make_session(user, revoked_at=now, expires_at=now - timedelta(days=1))
+    session = make_session(user)
+    _make_token(session, "live", now)
+    _make_token(session, "expired", now, expires_at=now - timedelta(days=1))
+    _make_token(session, "rotated", now, rotated_at=now)
+    _make_token(session, "revoked", now, revoked_at=now)
+
+    assert set(Session.objects.not_revoked()) == {live, expired, session}
+    assert set(Session.objects.active(now)) == {live, session}
+    assert set(IssuedToken.objects.not_revoked().values_list("pk", flat=True)) == {
+        "live",
+        "expired",
+        "rotated",
+    }
+
+
+def test_not_revoked_on_a_model_that_cannot_be_revoked_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="has no status 'revoked'"):
+        BlacklistedToken.objects.not_revoked()
+
+
 def test_token_status_labels_are_the_admins_words() -> None:
     assert dict(TokenStatus.choices) == {
         "active": "active",

@@ -103,3 +103,18 @@ class StatusQuerySet(models.QuerySet[_M]):
     def expired(self, now: datetime | None = None) -> Self:
         """Rows past their expiry (and, where that applies, neither revoked nor rotated)."""
         return self.with_status(TokenStatus.EXPIRED, now)
+
+    def not_revoked(self) -> Self:
+        """Rows not revoked yet, expired ones included: what a revocation still marks.
+
+        Not ``active()``, which leaves out expired rows: revoking a user or a
+        session marks the rows past their expiry too, so the revocation is on
+        record whatever reads them later, and a second run finds nothing left
+        to revoke. Only for a model with a ``revoked`` status; raises
+        ``ValueError`` otherwise.
+        """
+        if TokenStatus.REVOKED not in self.statuses:
+            raise ValueError(f"{self.model.__name__} has no status 'revoked'.")
+        # Revoked does not depend on the time: any ``now`` gives the same condition.
+        remaining: Self = self.exclude(self.status_condition(TokenStatus.REVOKED, timezone.now()))
+        return remaining
