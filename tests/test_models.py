@@ -19,7 +19,7 @@ from django_tokenkit.models import (
     Session,
     TokenStatus,
 )
-from tests.helpers import login
+from tests.helpers import concrete_field, login
 
 
 def make_session(user: Any, **fields: Any) -> Session:
@@ -107,9 +107,9 @@ def test_models_store_no_raw_token(api_client: APIClient, user: Any) -> None:
 
 def test_jti_columns_hold_the_longest_well_formed_jti() -> None:
     columns = [
-        IssuedToken._meta.get_field("jti"),
-        IssuedToken._meta.get_field("access_jti"),
-        BlacklistedToken._meta.get_field("jti"),
+        concrete_field(IssuedToken, "jti"),
+        concrete_field(IssuedToken, "access_jti"),
+        concrete_field(BlacklistedToken, "jti"),
     ]
     assert {column.max_length for column in columns} == {tokens.JTI_MAX_LENGTH}
 
@@ -142,7 +142,7 @@ def _make_token(session: Session, jti: str, now: Any, **fields: Any) -> IssuedTo
     return token
 
 
-def _assert_rule_agrees(queryset: Any, expected: dict[str, Any], now: Any) -> None:
+def _assert_rule_agrees(queryset: Any, expected: dict[Any, str], now: Any) -> None:
     """Each row's ``status(now)`` is as expected, and ``with_status`` finds exactly those rows."""
     rows = {row.pk: row for row in queryset}
     assert {pk: row.status(now) for pk, row in rows.items()} == {pk: expected[pk] for pk in rows}
@@ -196,9 +196,10 @@ def test_blacklisted_token_status_row_and_queryset_agree_at_the_boundaries(user:
     now = timezone.now()
 
     def entry(jti: str, expires_at: Any) -> str:
-        return BlacklistedToken.objects.create(
+        row: BlacklistedToken = BlacklistedToken.objects.create(
             jti=jti, token_type="access", user=user, expires_at=expires_at
-        ).pk
+        )
+        return row.jti
 
     expected = {
         entry("in-force", now + timedelta(seconds=1)): TokenStatus.IN_FORCE,
