@@ -27,7 +27,7 @@ help:
 	@echo "                    end-to-end tests (marker e2e): the loop while editing"
 	@echo "make lint           ruff check + ruff format --check"
 	@echo "make format         ruff format + ruff check --fix"
-	@echo "make typecheck      mypy (strict) on django_tokenkit"
+	@echo "make typecheck      mypy (strict) on django_tokenkit and tests"
 	@echo "make docs           build docs/ with warnings as errors"
 	@echo "make test-js        unit tests of tokenkit.js (node --test, no npm packages)"
 	@echo "make test-embedded  pytest on SQLite + local-memory cache"
@@ -67,7 +67,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy django_tokenkit
+	$(BIN)/mypy django_tokenkit tests
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

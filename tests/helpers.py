@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from django.db import models
 from rest_framework.test import APIClient
 
 #: The password of the ``user`` and ``other_user`` fixtures.
@@ -57,3 +58,16 @@ def assert_unauthorized(response: Any, code: str, *, token_presented: bool = Tru
         )
     else:
         assert challenge == 'Bearer realm="api"'
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """``model``'s field ``name``, checked to be a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{model.__name__}.{name} is not a column"
+    return field
+
+
+def has_db_index(field: models.Field[Any, Any]) -> bool:
+    """Whether Django creates an index for ``field`` on its own (``db_index``)."""
+    # Django sets Field.db_index in __init__; django-stubs does not declare it.
+    return bool(field.db_index)  # type: ignore[attr-defined]

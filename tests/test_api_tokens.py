@@ -194,6 +194,7 @@ def test_authentication_expired_token_is_token_expired_naming_the_time(
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_expired"
+    assert issued.record.expires_at is not None
     assert issued.record.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") in response.json()["detail"]
 
 
@@ -291,7 +292,7 @@ def test_jwt_authentication_leaves_api_tokens_alone(api_client: APIClient, issue
     from django_tokenkit.authentication import JWTAuthentication
 
     request = get(api_client, issued.token).wsgi_request
-    assert JWTAuthentication().authenticate(request) is None  # type: ignore[arg-type]
+    assert JWTAuthentication().authenticate(request) is None
 
 
 # --- the expiry header -------------------------------------------------------------
@@ -373,6 +374,7 @@ def test_rotate_issues_same_name_and_scopes_and_old_works_through_the_grace(
 
     assert (new.record.name, new.record.scopes) == ("job", ["notes:read"])
     assert new.record.rotated_from == old.record
+    assert new.record.expires_at is not None
     assert new.record.expires_at - new.record.created_at == timedelta(days=30)
     assert get(api_client, old.token).status_code == 200  # within the grace
     assert get(api_client, new.token).status_code == 200
@@ -441,7 +443,7 @@ def test_last_used_is_written_once_per_interval_with_the_signal(
         assert get(api_client, issued.token).status_code == 200
         assert len(used) == 1
         clock.shift(timedelta(seconds=61))
-        monkeypatch.setattr(api_token_services.time, "monotonic", lambda: 10.0**9)
+        monkeypatch.setattr("django_tokenkit.services.api_tokens.time.monotonic", lambda: 10.0**9)
         assert get(api_client, issued.token).status_code == 200
         assert len(used) == 2
     finally:

@@ -33,7 +33,8 @@ def browser(cookie_mode: None, user: Any) -> APIClient:
     return client
 
 
-def csrf_header(client: APIClient) -> dict[str, str]:
+def csrf_header(client: APIClient) -> dict[str, Any]:
+    """Request kwargs (the test client's ``**extra``) for the CSRF token header."""
     return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
 
 
@@ -49,13 +50,13 @@ FORM_BODIES = {
 }
 
 
-def post_login(client: Client, content_type: str | None, body: Any, **headers: str) -> Any:
+def post_login(client: Client, content_type: str | None, body: Any, **headers: Any) -> Any:
     if content_type is None:
         return client.post("/api/auth/token/", body, **headers)
     return client.post("/api/auth/token/", body, content_type=content_type, **headers)
 
 
-def json_login(client: Client, **headers: str) -> Any:
+def json_login(client: Client, **headers: Any) -> Any:
     return post_login(client, "application/json", json.dumps(CREDENTIALS), **headers)
 
 

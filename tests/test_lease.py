@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,6 +27,7 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from django_tokenkit import lease, revocation, services, tokens, users
+from django_tokenkit.cache import get_cache
 from django_tokenkit.lease import LocalState
 from django_tokenkit.models import RevokeReason
 from tests.faults import REDIS_SERVER, PrivateRedis, free_port
@@ -100,7 +102,8 @@ def redis_commands() -> Iterator[CommandLog]:
     """Count Redis commands on the wire (instrumentation, as benchmarks/authenticate.py)."""
     log = CommandLog()
     thread = threading.get_ident()
-    execute = redis.Redis.execute_command
+    # redis-py leaves execute_command unannotated: say what the wrapper may assume.
+    execute: Callable[..., Any] = redis.Redis.execute_command
     pipeline_execute = redis.client.Pipeline.execute
 
     def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -122,7 +125,7 @@ def redis_commands() -> Iterator[CommandLog]:
 @contextmanager
 def listening(client: redis.Redis) -> Iterator[Any]:
     """A raw subscription to the announcement channel, confirmed before use."""
-    listener = client.pubsub()
+    listener = client.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
     listener.subscribe(lease.channel_name())
     try:
         confirmation = listener.get_message(timeout=2)
@@ -713,7 +716,7 @@ def lose_an_announcement(
 ) -> Any:
     """Revoke ``access``'s session in the shared cache, lose its announcement, ask again."""
     sid_key = revocation.lookup_keys(tokens.decode(access, tokens.ACCESS))[0]
-    revocation.get_cache().set(sid_key, revocation.REVOKED)  # what the revocation wrote
+    get_cache().set(sid_key, revocation.REVOKED)  # what the revocation wrote
     announce_to_nobody(client, [sid_key])
     published = time.monotonic()
     wait_for(lambda: applied_since(state, published), "the lease to be confirmed again")
@@ -777,7 +780,7 @@ def test_session_revoked_while_redis_stalled_is_refused_after_redis_recovers(
     finally:
         process.send_signal(signal.SIGCONT)  # well within STALL_TIMEOUT
     wait_for(state.is_valid, "the lease to come back")
-    assert revocation.get_cache().get(revocation.session_key(sid)) == revocation.REVOKED
+    assert get_cache().get(revocation.session_key(sid)) == revocation.REVOKED
 
     assert_unauthorized(whoami(api_client, access), "token_revoked")
 
@@ -798,7 +801,7 @@ def test_message_that_is_not_a_list_of_keys_empties_the_memory(
         assert state.lookup(keys) is not None
         assert raw_redis.publish(lease.channel_name(), garbage) == 1
         published = time.monotonic()  # after PUBLISH was answered, as announce() counts
-        wait_for(lambda at=published: applied_since(state, at), f"{garbage!r} to be applied")
+        wait_for(partial(applied_since, state, published), f"{garbage!r} to be applied")
         assert state.lookup(keys) is None, garbage
         remembered_whoami(api_client, access)  # remembered anew for the next one
 

@@ -266,7 +266,8 @@ def test_middleware_async_stack_adds_header(
     request = RequestFactory().get("/")
 
     async def view(request: HttpRequest) -> HttpResponse:
-        request.auth = token  # what DRF's authentication leaves behind
+        # What DRF's authentication leaves behind; HttpRequest declares no .auth.
+        request.auth = token  # type: ignore[attr-defined]
         return HttpResponse("ok")
 
     middleware = SlidingTokenMiddleware(view)
@@ -281,7 +282,8 @@ def test_middleware_sync_stack_ignores_foreign_auth_objects(db: Any) -> None:
     request = RequestFactory().get("/")
 
     def view(request: HttpRequest) -> HttpResponse:
-        request.auth = "some other package's token"
+        # As DRF would leave it; HttpRequest declares no .auth.
+        request.auth = "some other package's token"  # type: ignore[attr-defined]
         return HttpResponse("ok")
 
     response = SlidingTokenMiddleware(view)(request)

@@ -19,7 +19,7 @@ from django_tokenkit.models import (
     Session,
     TokenStatus,
 )
-from tests.helpers import login
+from tests.helpers import concrete_field, login
 
 
 def make_session(user: Any, **fields: Any) -> Session:
@@ -107,9 +107,9 @@ def test_models_store_no_raw_token(api_client: APIClient, user: Any) -> None:
 
 def test_jti_columns_hold_the_longest_well_formed_jti() -> None:
     columns = [
-        IssuedToken._meta.get_field("jti"),
-        IssuedToken._meta.get_field("access_jti"),
-        BlacklistedToken._meta.get_field("jti"),
+        concrete_field(IssuedToken, "jti"),
+        concrete_field(IssuedToken, "access_jti"),
+        concrete_field(BlacklistedToken, "jti"),
     ]
     assert {column.max_length for column in columns} == {tokens.JTI_MAX_LENGTH}
 
@@ -142,7 +142,7 @@ def _make_token(session: Session, jti: str, now: Any, **fields: Any) -> IssuedTo
     return token
 
 
-def _assert_rule_agrees(queryset: Any, expected: dict[str, Any], now: Any) -> None:
+def _assert_rule_agrees(queryset: Any, expected: dict[Any, str], now: Any) -> None:
     """Each row's ``status(now)`` is as expected, and ``with_status`` finds exactly those rows."""
     rows = {row.pk: row for row in queryset}
     assert {pk: row.status(now) for pk, row in rows.items()} == {pk: expected[pk] for pk in rows}
@@ -196,9 +196,10 @@ def test_blacklisted_token_status_row_and_queryset_agree_at_the_boundaries(user:
     now = timezone.now()
 
     def entry(jti: str, expires_at: Any) -> str:
-        return BlacklistedToken.objects.create(
+        row: BlacklistedToken = BlacklistedToken.objects.create(
             jti=jti, token_type="access", user=user, expires_at=expires_at
-        ).pk
+        )
+        return row.jti
 
     expected = {
         entry("in-force", now + timedelta(seconds=1)): TokenStatus.IN_FORCE,
@@ -232,6 +233,31 @@ def test_status_without_a_moment_judges_at_the_current_time(user: Any) -> None:
 def test_with_status_a_model_cannot_have_raises_value_error(queryset: Any, status: str) -> None:
     with pytest.raises(ValueError, match="has no status"):
         queryset.with_status(status)
+
+
+def test_not_revoked_keeps_expired_rows_that_active_leaves_out(user: Any) -> None:
+    now = timezone.now()
+    live = make_session(user)
+    expired = make_session(user, expires_at=now - timedelta(days=1))
+    make_session(user, revoked_at=now, expires_at=now - timedelta(days=1))
+    session = make_session(user)
+    _make_token(session, "live", now)
+    _make_token(session, "expired", now, expires_at=now - timedelta(days=1))
+    _make_token(session, "rotated", now, rotated_at=now)
+    _make_token(session, "revoked", now, revoked_at=now)
+
+    assert set(Session.objects.not_revoked()) == {live, expired, session}
+    assert set(Session.objects.active(now)) == {live, session}
+    assert set(IssuedToken.objects.not_revoked().values_list("pk", flat=True)) == {
+        "live",
+        "expired",
+        "rotated",
+    }
+
+
+def test_not_revoked_on_a_model_that_cannot_be_revoked_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="has no status 'revoked'"):
+        BlacklistedToken.objects.not_revoked()
 
 
 def test_token_status_labels_are_the_admins_words() -> None:

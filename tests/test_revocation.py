@@ -45,7 +45,7 @@ def cache_calls() -> Iterator[list[str]]:
     same object (``LocMemCache.get_many`` calls ``get`` per key) are not
     counted again: one entry is one round trip to a networked cache.
     """
-    cache = revocation.get_cache()
+    cache = tokenkit_cache.get_cache()
     calls: list[str] = []
     depth = [0]
 
@@ -118,7 +118,7 @@ def test_is_revoked_cache_miss_reads_database_then_caches(
     assert 1 <= len(queries) <= 2
     assert any(Session._meta.db_table in query["sql"] for query in queries)
     assert cache_calls == ["get_many", "add"]
-    assert revocation.get_cache().get(revocation.session_key(token.sid)) == revocation.ACTIVE
+    assert tokenkit_cache.get_cache().get(revocation.session_key(token.sid)) == revocation.ACTIVE
     with django_assert_num_queries(0):
         assert revocation.is_revoked(token) is False
 
@@ -162,7 +162,7 @@ def test_is_revoked_after_cache_cleared_stays_revoked(
     assert revocation.is_revoked(token) is True
 
     caches["default"].clear()
-    revocation.get_cache().clear()
+    tokenkit_cache.get_cache().clear()
 
     assert revocation.is_revoked(token) is True
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
@@ -203,7 +203,7 @@ def test_is_revoked_revocation_during_cache_fill_is_not_undone(
     revocation.is_revoked(token)  # answers from its stale read
     monkeypatch.setattr(revocation, "_load_session_state", load)
 
-    assert revocation.get_cache().get(revocation.session_key(token.sid)) == revocation.REVOKED
+    assert tokenkit_cache.get_cache().get(revocation.session_key(token.sid)) == revocation.REVOKED
     assert revocation.is_revoked(token) is True
 
 

@@ -58,7 +58,7 @@ def segment(value: Any) -> str:
     return b64(json.dumps(value).encode())
 
 
-def payload(kind: str = "access", **overrides: Any) -> dict[str, Any]:
+def payload(kind: str = "access", /, **overrides: Any) -> dict[str, Any]:
     """A valid claim set at NOW; an override of MISSING removes the claim."""
     claims: dict[str, Any] = {
         "sub": "42",
@@ -834,7 +834,7 @@ def pyjwt_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(raw)
         return real_decode(raw, *args, **kwargs)
 
-    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    monkeypatch.setattr("django_tokenkit.tokens.jwt.decode", counting_decode)
     return calls
 
 

@@ -34,7 +34,7 @@ def test_user_cache_requests_right_after_a_last_login_save_make_no_query(
     # What django.contrib.auth.login() does (an app logging the user in to the
     # admin or a page as well), like a password hash upgrade at login: a save.
     with django_capture_on_commit_callbacks(execute=True):
-        update_last_login(None, user)
+        update_last_login(type(user), user)
     # The committed row is cached again at once, not tombstoned for 10 s.
     assert isinstance(caches["default"].get(users.user_key(user.pk)), type(user))
 

@@ -28,6 +28,7 @@ from django_tokenkit.models import (
     PendingRevocation,
     RevokeReason,
     Session,
+    TokenStatus,
 )
 from django_tokenkit.services._common import session_uuid
 from django_tokenkit.tokens import Token
@@ -80,14 +81,13 @@ def revoke_sessions_in_db(
     :func:`after_session_revocations` publishes once the transaction
     committed (see :mod:`django_tokenkit.outbox`).
     """
-    candidates = [session for session in sessions if session.revoked_at is None]
+    # Expired sessions and tokens are revoked too (not_revoked(), not active()).
+    candidates = [session for session in sessions if session.status(now) != TokenStatus.REVOKED]
     if not candidates:
         return [], []
     ids = [session.pk for session in candidates]
-    Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
-        revoked_at=now, revoke_reason=reason
-    )
-    IssuedToken.objects.filter(session_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
+    Session.objects.filter(pk__in=ids).not_revoked().update(revoked_at=now, revoke_reason=reason)
+    IssuedToken.objects.filter(session_id__in=ids).not_revoked().update(revoked_at=now)
     for session in candidates:
         session.revoked_at = now
         session.revoke_reason = reason
@@ -149,7 +149,7 @@ def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
     revoke. Returns how many sessions this call revoked.
     """
     pks = list(dict.fromkeys(pk for pk in user_pks if pk is not None))
-    active = Session.objects.filter(user_id__in=pks, revoked_at__isnull=True)
+    active = Session.objects.filter(user_id__in=pks).not_revoked()
     affected = list(dict.fromkeys(active.values_list("user_id", flat=True)))
     if not affected:
         return 0
@@ -188,7 +188,7 @@ def revoke_token(token: Token, reason: str) -> bool:
             },
         )
         if token.token_type == tokens.REFRESH:
-            IssuedToken.objects.filter(jti=token.jti, revoked_at__isnull=True).update(
+            IssuedToken.objects.filter(jti=token.jti).not_revoked().update(
                 revoked_at=timezone.now()
             )
         unpublished = (
@@ -258,8 +258,8 @@ def revoke_jti(jti: str, reason: str) -> bool:
     token_type, expires_at, record = found
     session = record.session
     if (
-        session.revoked_at is not None
-        or (token_type == tokens.REFRESH and record.revoked_at is not None)
+        session.status() == TokenStatus.REVOKED
+        or (token_type == tokens.REFRESH and record.status() == TokenStatus.REVOKED)
         or BlacklistedToken.objects.filter(jti=jti).exists()
     ):
         return False
@@ -290,7 +290,7 @@ def revoke_issued_tokens(records: Iterable[IssuedToken], reason: str) -> int:
     # case the caller holds a transaction around the whole loop.
     for record in sorted(records, key=lambda record: (record.session_id, record.pk)):
         session = record.session
-        if record.revoked_at is not None or session.revoked_at is not None:
+        if record.status(now) == TokenStatus.REVOKED or session.status(now) == TokenStatus.REVOKED:
             continue
         claims = {"sub": str(session.user_id), "sid": session.sid}
         if record.expires_at > now:

@@ -21,7 +21,14 @@ from django.utils import timezone
 from django_tokenkit import locks, signals, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import StoreUnavailable, TokenExpired, TokenReused, TokenRevoked
-from django_tokenkit.models import IssuedToken, PendingRevocation, RevokeReason, Session, TokenType
+from django_tokenkit.models import (
+    IssuedToken,
+    PendingRevocation,
+    RevokeReason,
+    Session,
+    TokenStatus,
+    TokenType,
+)
 from django_tokenkit.services._common import session_uuid
 from django_tokenkit.services.issue import (
     TokenPair,
@@ -130,9 +137,12 @@ def _refresh_in_transaction(
             raise TokenRevoked()
         record.session = session
         _check_session_usable(session, now)
-        if record.revoked_at is not None:
+        # The record's own rule, revoked before rotated. An expired record is
+        # not refused here: the token's own ``exp`` was checked when decoded.
+        record_status = record.status(now)
+        if record_status == TokenStatus.REVOKED:
             raise TokenRevoked()
-        if record.rotated_at is not None:
+        if record_status == TokenStatus.ROTATED:
             return _replay_or_reuse(record, session, now)
         if not tokenkit_settings.rotate_refresh_tokens:
             return _access_only(record, session, now), session, False
@@ -197,11 +207,18 @@ def _access_only(record: IssuedToken, session: Session, now: datetime) -> TokenP
 
 
 def _check_session_usable(session: Session, now: datetime) -> None:
-    if session.revoked_at is not None:
+    """Raise unless ``session`` may refresh: its status, its user, its idle time.
+
+    Revoked and expired (past the absolute cap) are the session's own
+    ``status()``; whether its user is active and whether it went idle are
+    not recorded on the row, so they are checked here.
+    """
+    status = session.status(now)
+    if status == TokenStatus.REVOKED:
         raise TokenRevoked()
     if not session.user.is_active:
         raise TokenRevoked("User is inactive.")
-    if now >= session.expires_at:
+    if status == TokenStatus.EXPIRED:
         raise TokenExpired("Session has reached its maximum lifetime; log in again.")
     idle_timeout = tokenkit_settings.session_idle_timeout
     last_used = session.last_used_at or session.created_at

@@ -117,6 +117,7 @@ def test_user_admin_revoke_action_run_without_session_change_permission_is_403(
     request = RequestFactory().post(OPTED_IN_USERS_URL, {"post": "yes"})
     request.user = staff_viewer
     model_admin = opted_in_site._registry[get_user_model()]
+    assert isinstance(model_admin, TokenkitUserAdminMixin)
     users = get_user_model().objects.filter(pk=user.pk)
     with pytest.raises(PermissionDenied):
         model_admin.tokenkit_revoke_all_sessions(request, users)
@@ -124,7 +125,8 @@ def test_user_admin_revoke_action_run_without_session_change_permission_is_403(
 
 
 def test_user_admin_mixin_works_on_a_custom_user_admin(admin_user: Any) -> None:
-    class CustomUserAdmin(TokenkitUserAdminMixin, django_admin.ModelAdmin):
+    # ModelAdmin is generic only in django-stubs: at run time it cannot be subscripted.
+    class CustomUserAdmin(TokenkitUserAdminMixin, django_admin.ModelAdmin):  # type: ignore[type-arg]
         list_display = ("username", "email")
 
     site = django_admin.AdminSite(name="custom")

@@ -18,6 +18,7 @@ import os
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -156,8 +157,8 @@ def test_refresh_racing_revocation_source_never_fails_and_session_ends_revoked(
 
         refreshed, revoked = run_concurrently(
             [
-                _on_own_connection(lambda pair=pair: _refresh(pair["refresh"])),
-                _on_own_connection(lambda pair=pair, pk=user.pk: revoke(pair, pk)),
+                _on_own_connection(partial(_refresh, pair["refresh"])),
+                _on_own_connection(partial(revoke, pair, user.pk)),
             ]
         )
 
@@ -186,8 +187,8 @@ def test_refresh_racing_reuse_detection_never_fails_and_session_ends_revoked(
 
         live, reused = run_concurrently(
             [
-                _on_own_connection(lambda second=second: _refresh(second["refresh"])),
-                _on_own_connection(lambda first=first: _refresh(first["refresh"])),
+                _on_own_connection(partial(_refresh, second["refresh"])),
+                _on_own_connection(partial(_refresh, first["refresh"])),
             ]
         )
 
@@ -217,11 +218,9 @@ def test_refresh_racing_admin_token_revocation_never_fails_and_blacklists_the_to
 
         refreshed, count = run_concurrently(
             [
-                _on_own_connection(lambda pair=pair: _refresh(pair["refresh"])),
+                _on_own_connection(partial(_refresh, pair["refresh"])),
                 _on_own_connection(
-                    lambda records=records: revocation.revoke_issued_tokens(
-                        records, RevokeReason.ADMIN
-                    )
+                    partial(revocation.revoke_issued_tokens, records, RevokeReason.ADMIN)
                 ),
             ]
         )

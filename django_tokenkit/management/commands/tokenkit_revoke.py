@@ -70,7 +70,7 @@ class Command(BaseCommand):
         user = _find_user(identifier)
         name = f"{user.get_username()} (pk {user.pk})"
         # The same set revoke_user revokes; checked first so a second run sends no signal.
-        if not Session.objects.filter(user=user, revoked_at__isnull=True).exists():
+        if not Session.objects.filter(user=user).not_revoked().exists():
             self._say(f"User {name} has no unrevoked sessions: already revoked.")
             return
         count = revocation.revoke_user(user, reason)
