@@ -108,7 +108,8 @@ def test_api_token_changelist_on_a_large_table_uses_the_estimate(
     counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper() and table in q["sql"]]
     assert counts == []
     assert response.context["cl"].paginator.is_estimate is True
-    assert "about 30 API tokens" in response.content.decode()
+    html = response.content.decode()
+    assert "about 30 API tokens" in html, html[html.find("paginator") :][:300]
 
 
 def test_api_token_admin_ordering_column_leads_an_index() -> None:
