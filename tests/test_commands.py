@@ -379,7 +379,7 @@ def test_revoke_user_all_sessions_refused_on_next_request(
     with django_capture_on_commit_callbacks(execute=True):
         output = run("tokenkit_revoke", "--user", identifier)
 
-    assert output == f"Revoked 2 sessions of user alice (pk {user.pk}).\n"
+    assert output == f"Revoked 2 sessions and 0 API tokens of user alice (pk {user.pk}).\n"
     for pair in (first, second):
         assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
         assert_unauthorized(refresh(api_client, pair["refresh"]), "token_revoked")
@@ -403,7 +403,9 @@ def test_revoke_user_twice_says_already_revoked_and_signals_once(
         run("tokenkit_revoke", "--user", "alice")
         output = run("tokenkit_revoke", "--user", "alice")
 
-    assert output == f"User alice (pk {user.pk}) has no unrevoked sessions: already revoked.\n"
+    assert output == (
+        f"User alice (pk {user.pk}) has no unrevoked sessions or API tokens: already revoked.\n"
+    )
     assert [sent["unit"] for sent in revocations] == ["session", "user"]
 
 

@@ -7,7 +7,8 @@ Laid out along Django's own admin:
   detail page's revoke buttons);
 - one module per page: :mod:`~django_tokenkit.admin.sessions`,
   :mod:`~django_tokenkit.admin.issued_tokens`,
-  :mod:`~django_tokenkit.admin.blacklist`;
+  :mod:`~django_tokenkit.admin.blacklist`, :mod:`~django_tokenkit.admin.api_tokens`
+  (with its forms in :mod:`~django_tokenkit.admin.api_token_forms`);
 - :mod:`~django_tokenkit.admin.actions`: the revoke-action factory and the
   confirmation page;
 - :mod:`~django_tokenkit.admin.filters`, :mod:`~django_tokenkit.admin.search`,
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from django_tokenkit.admin.api_tokens import APITokenAdmin
 from django_tokenkit.admin.blacklist import BlacklistedTokenAdmin
 from django_tokenkit.admin.issued_tokens import IssuedTokenAdmin
 from django_tokenkit.admin.sessions import SessionAdmin
-from django_tokenkit.models import BlacklistedToken, IssuedToken, Session
+from django_tokenkit.models import APIToken, BlacklistedToken, IssuedToken, Session
 
 admin.site.register(Session, SessionAdmin)
 admin.site.register(IssuedToken, IssuedTokenAdmin)
 admin.site.register(BlacklistedToken, BlacklistedTokenAdmin)
+admin.site.register(APIToken, APITokenAdmin)
 
-__all__ = ["BlacklistedTokenAdmin", "IssuedTokenAdmin", "SessionAdmin"]
+__all__ = ["APITokenAdmin", "BlacklistedTokenAdmin", "IssuedTokenAdmin", "SessionAdmin"]

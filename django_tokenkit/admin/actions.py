@@ -33,7 +33,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_tokenkit import services
-from django_tokenkit.models import IssuedToken, RevokeReason, Session
+from django_tokenkit.models import APIToken, IssuedToken, RevokeReason, Session
+from django_tokenkit.services.revocation import UsersRevoked
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise
@@ -60,6 +61,8 @@ def render_confirmation(
     rows: Sequence[Sequence[Any]],
     total: int,
     submit_label: str,
+    template: str = "revoke_confirmation.html",
+    extra_context: dict[str, Any] | None = None,
 ) -> TemplateResponse:
     """The page between choosing a revoke action and doing it.
 
@@ -87,12 +90,13 @@ def render_confirmation(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "submit_label": submit_label,
         "media": model_admin.media,
+        **(extra_context or {}),
     }
     return TemplateResponse(
         request,
         [
-            f"admin/{opts.app_label}/{opts.model_name}/tokenkit_revoke_confirmation.html",
-            "admin/tokenkit/revoke_confirmation.html",
+            f"admin/{opts.app_label}/{opts.model_name}/tokenkit_{template}",
+            f"admin/tokenkit/{template}",
         ],
         context,
     )
@@ -174,10 +178,19 @@ ISSUED_TOKENS = RevokeTarget(
 
 
 def _user_rows(users: QuerySet[Any]) -> list[list[Any]]:
-    # One query for the listed users and their active sessions: a correlated
-    # count through the sessions' user index.
-    active = (
-        Session.objects.active(timezone.now())
+    # One query for the listed users, their active sessions and API tokens:
+    # correlated counts through the sessions' and API tokens' user indexes.
+    now = timezone.now()
+    active_sessions = (
+        Session.objects.active(now)
+        .filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    active_api_tokens = (
+        APIToken.objects.active(now)
         .filter(user=OuterRef("pk"))
         .order_by()
         .values("user")
@@ -185,32 +198,58 @@ def _user_rows(users: QuerySet[Any]) -> list[list[Any]]:
         .values("count")
     )
     email_field = get_user_model().get_email_field_name()
-    listed = users.annotate(tokenkit_active=Coalesce(Subquery(active), 0)).order_by("pk")
+    listed = users.annotate(
+        tokenkit_active=Coalesce(Subquery(active_sessions), 0),
+        tokenkit_active_api_tokens=Coalesce(Subquery(active_api_tokens), 0),
+    ).order_by("pk")
     return [
-        [str(user), getattr(user, email_field, ""), user.tokenkit_active]
+        [
+            str(user),
+            getattr(user, email_field, ""),
+            user.tokenkit_active,
+            user.tokenkit_active_api_tokens,
+        ]
         for user in listed[:CONFIRMATION_LIST_LIMIT]
     ]
 
 
+def users_revoked_message(revoked: UsersRevoked, users: int | None = None) -> str:
+    """What revoking users' sessions and API tokens did, saying both counts."""
+    sessions = ngettext("%(count)d session", "%(count)d sessions", revoked.sessions) % {
+        "count": revoked.sessions
+    }
+    api_tokens = ngettext("%(count)d API token", "%(count)d API tokens", revoked.api_tokens) % {
+        "count": revoked.api_tokens
+    }
+    if users is None:
+        return _("Revoked %(sessions)s and %(api_tokens)s of the user.") % {
+            "sessions": sessions,
+            "api_tokens": api_tokens,
+        }
+    return _("Revoked %(sessions)s and %(api_tokens)s of %(users)d user(s).") % {
+        "sessions": sessions,
+        "api_tokens": api_tokens,
+        "users": users,
+    }
+
+
 def _revoke_users(request: HttpRequest, users: QuerySet[Any]) -> str:
     pks = list(users.values_list("pk", flat=True))
-    count = services.revoke_users(pks, RevokeReason.ADMIN)
+    revoked = services.revoke_users_and_api_tokens(pks, RevokeReason.ADMIN)
     logger.info(
-        "Admin user %s revoked all sessions of %d user(s): %d session(s).",
+        "Admin user %s revoked all sessions and API tokens of %d user(s): "
+        "%d session(s), %d API token(s).",
         request.user.pk,
         len(pks),
-        count,
+        revoked.sessions,
+        revoked.api_tokens,
     )
-    return ngettext(
-        "Revoked %(sessions)d session of %(users)d user(s).",
-        "Revoked %(sessions)d sessions of %(users)d user(s).",
-        count,
-    ) % {"sessions": count, "users": len(pks)}
+    return users_revoked_message(revoked, len(pks))
 
 
-#: Every session of some users (a queryset of the user model).
+#: Every session and API token of some users (a queryset of the user model).
 USERS = RevokeTarget(
-    headers=(_("user"), _("email"), _("active sessions")),
+    headers=(_("user"), _("email"), _("active sessions"), _("active API tokens")),
     rows=_user_rows,
     revoke=_revoke_users,
 )
@@ -273,6 +312,13 @@ def revoke_action(
     return decorated
 
 
+def users_of(queryset: QuerySet[Any], user_lookup: str) -> QuerySet[Any]:
+    """The users of the rows of ``queryset`` (rows without one left out), as a subquery."""
+    with_user = queryset.filter(**{f"{user_lookup}__isnull": False}).values(user_lookup)
+    users: QuerySet[Any] = get_user_model()._default_manager.filter(pk__in=with_user)
+    return users
+
+
 def revoke_users_action(
     user_lookup: str,
     *,
@@ -282,25 +328,23 @@ def revoke_users_action(
 ) -> RevokeActionFunction:
     """The action "revoke all tokens of these users" for rows whose user is ``user_lookup``.
 
+    It ends every session and every API token of those users.
+
     ``user_lookup`` leads from a row to its user's primary key (``"user"``,
     ``"session__user"``, or ``"pk"`` on a user admin). Rows without a user
     are left out.
     """
 
-    def users_of(queryset: QuerySet[Any]) -> QuerySet[Any]:
-        with_user = queryset.filter(**{f"{user_lookup}__isnull": False}).values(user_lookup)
-        users: QuerySet[Any] = get_user_model()._default_manager.filter(pk__in=with_user)
-        return users
-
     return revoke_action(
         name,
         description=description,
         target=USERS,
-        select=users_of,
+        select=lambda queryset: users_of(queryset, user_lookup),
         title=_("Revoke all tokens of these users?"),
         question=_(
-            "Every session of these users ends at once: their access and refresh tokens "
-            "stop working on the next request and they must log in again."
+            "Every session and every API token of these users ends at once: their access, "
+            "refresh and API tokens stop working on the next request and they must log in "
+            "again."
         ),
         submit_label=_("Yes, revoke all their tokens"),
         permission=permission,
@@ -320,26 +364,25 @@ class RevokeChoice:
 
 
 def user_choice(user_id: Any) -> list[RevokeChoice]:
-    """The "revoke all sessions of this user" button, when the row has a user."""
+    """The "revoke all sessions and API tokens of this user" button, when the row has a user."""
     if user_id is None:
         return []
     return [
         RevokeChoice(
             "user",
-            str(_("Revoke all sessions of this user")),
-            str(_("Every token of the user stops working; they must log in again.")),
+            str(_("Revoke all sessions and API tokens of this user")),
+            str(
+                _("Every session and API token of the user stops working; they must log in again.")
+            ),
         )
     ]
 
 
 def revoke_user(user_id: Any) -> str:
-    """Revoke every session of the user ``user_id``; the message to show."""
-    count = services.revoke_users([user_id], RevokeReason.ADMIN)
-    return ngettext(
-        "Revoked %(count)d session of the user.",
-        "Revoked %(count)d sessions of the user.",
-        count,
-    ) % {"count": count}
+    """Revoke every session and API token of the user ``user_id``; the message to show."""
+    return users_revoked_message(
+        services.revoke_users_and_api_tokens([user_id], RevokeReason.ADMIN)
+    )
 
 
 def revoke_session(session: Session | None) -> str:

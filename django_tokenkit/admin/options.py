@@ -176,6 +176,18 @@ class RevocationAdmin(_ModelAdmin[_M]):
         narrowed: QuerySet[_M] = queryset.filter(user__in=users)
         return narrowed
 
+    def warn_search_bounded(self, request: HttpRequest) -> None:
+        """Tell the user that words of their search were ignored or cut."""
+        self.message_user(
+            request,
+            _(
+                "Only the first %(count)d words of a search are used, and the first "
+                "%(length)d characters of each: the rest was ignored."
+            )
+            % {"count": MAX_SEARCH_TERMS, "length": MAX_SEARCH_TERM_LENGTH},
+            messages.WARNING,
+        )
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[_M], bool]:
@@ -193,15 +205,7 @@ class RevocationAdmin(_ModelAdmin[_M]):
         """
         terms = search_terms(search_term)
         if terms.bounded:
-            self.message_user(
-                request,
-                _(
-                    "Only the first %(count)d words of a search are used, and the first "
-                    "%(length)d characters of each: the rest was ignored."
-                )
-                % {"count": MAX_SEARCH_TERMS, "length": MAX_SEARCH_TERM_LENGTH},
-                messages.WARNING,
-            )
+            self.warn_search_bounded(request)
         parsed = {word: self.parse_object_id(word) for word in terms.words}
         ids = [pk for pk in parsed.values() if pk is not None]
         found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()

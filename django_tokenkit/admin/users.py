@@ -22,14 +22,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_tokenkit.admin.actions import revoke_users_action
-from django_tokenkit.admin.utils import USER_PARAMETER, admin_url, can_revoke, can_view_sessions
-from django_tokenkit.models import Session
+from django_tokenkit.admin.utils import (
+    USER_PARAMETER,
+    admin_url,
+    can_revoke,
+    can_view_sessions,
+)
+from django_tokenkit.models import APIToken, Session
 
 if TYPE_CHECKING:
     _UserAdminBase = admin.ModelAdmin[Any]
@@ -42,7 +47,7 @@ else:
 
 
 class TokenkitUserAdminMixin(_UserAdminBase):
-    """Adds tokenkit to a user admin: a link to each user's sessions, and a revoke action.
+    """Adds tokenkit to a user admin: links to each user's tokens, and a revoke action.
 
     Put it first among the bases of your project's user admin::
 
@@ -51,17 +56,18 @@ class TokenkitUserAdminMixin(_UserAdminBase):
             ...
 
     (with Django's stock ``UserAdmin``, call :func:`extend_user_admin`
-    instead). It adds a "sessions" column to the list, a "Tokens" section
-    to the user's page (active sessions, links to their sessions and revoked
-    tokens) and the action "Revoke all sessions", which asks for
-    confirmation first. The column and section need the permission to view
-    sessions, the action the permission to change them.
+    instead). It adds a "tokens" column to the list (links to the user's
+    sessions and API tokens), a "Tokens" section to the user's page (active
+    sessions and API tokens, links to their sessions, API tokens and revoked
+    tokens) and the action "Revoke all sessions and API tokens", which asks
+    for confirmation first. The column and section need the permission to
+    view sessions, the action the permission to change them.
     """
 
     tokenkit_revoke_all_sessions = revoke_users_action(
         "pk",
         name="tokenkit_revoke_all_sessions",
-        description=_("Revoke all sessions of selected %(verbose_name_plural)s"),
+        description=_("Revoke all sessions and API tokens of selected %(verbose_name_plural)s"),
         permission="tokenkit_revoke",
     )
 
@@ -111,33 +117,60 @@ class TokenkitUserAdminMixin(_UserAdminBase):
             actions["tokenkit_revoke_all_sessions"] = action
         return actions
 
-    @admin.display(description=_("sessions"))
-    def tokenkit_sessions_link(self, obj: Any) -> SafeString | str:
-        url = admin_url(self.admin_site, "tokenkit_session_changelist")
-        if url is None:
-            return "-"
-        return format_html('<a href="{}?{}={}">{}</a>', url, USER_PARAMETER, obj.pk, _("Sessions"))
+    def _api_tokens_url(self) -> str | None:
+        # Like the other links, shown where the page is registered; the page
+        # itself checks the permission to see it.
+        return admin_url(self.admin_site, "tokenkit_apitoken_changelist")
 
-    @admin.display(description=_("sessions"))
+    @admin.display(description=_("tokens"))
+    def tokenkit_sessions_link(self, obj: Any) -> SafeString | str:
+        links = []
+        sessions = admin_url(self.admin_site, "tokenkit_session_changelist")
+        if sessions is not None:
+            links.append((sessions, _("Sessions")))
+        api_tokens = self._api_tokens_url()
+        if api_tokens is not None:
+            links.append((api_tokens, _("API tokens")))
+        if not links:
+            return "-"
+        return format_html_join(
+            mark_safe(" &middot; "),
+            '<a href="{}?{}={}">{}</a>',
+            ((url, USER_PARAMETER, obj.pk, label) for url, label in links),
+        )
+
+    @admin.display(description=_("tokens"))
     def tokenkit_sessions_summary(self, obj: Any) -> SafeString | str:
         active = Session.objects.filter(user=obj).active().count()
         text = ngettext("%(count)d active session", "%(count)d active sessions", active) % {
             "count": active
         }
-        sessions = admin_url(self.admin_site, "tokenkit_session_changelist")
-        revoked = admin_url(self.admin_site, "tokenkit_blacklistedtoken_changelist")
-        if sessions is None or revoked is None:
-            return text
+        api_tokens = self._api_tokens_url()
+        if api_tokens is not None:
+            active_api = APIToken.objects.filter(user=obj).active().count()
+            text += ", " + ngettext(
+                "%(count)d active API token", "%(count)d active API tokens", active_api
+            ) % {"count": active_api}
         query = f"{USER_PARAMETER}={obj.pk}"
+        links = [
+            (admin_url(self.admin_site, "tokenkit_session_changelist"), _("all sessions")),
+            (api_tokens, _("API tokens")),
+            (
+                admin_url(self.admin_site, "tokenkit_blacklistedtoken_changelist"),
+                _("revoked tokens"),
+            ),
+        ]
+        shown = [(url, label) for url, label in links if url is not None]
+        if not shown:
+            return text
         return format_html(
-            '{} &middot; <a href="{}?{}">{}</a> &middot; <a href="{}?{}">{}</a>',
+            "{} &middot; {}",
             text,
-            sessions,
-            query,
-            _("all sessions"),
-            revoked,
-            query,
-            _("revoked tokens"),
+            format_html_join(
+                mark_safe(" &middot; "),
+                '<a href="{}?{}">{}</a>',
+                ((url, query, label) for url, label in shown),
+            ),
         )
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         revoke_token,
         revoke_user,
         revoke_users,
+        revoke_users_and_api_tokens,
     )
     from django_tokenkit.services.rotation import refresh
     from django_tokenkit.services.sliding import needs_renewal, renew_access_token, sliding_key
@@ -67,6 +68,7 @@ _HOMES = {
     "revoke_token": "revocation",
     "revoke_user": "revocation",
     "revoke_users": "revocation",
+    "revoke_users_and_api_tokens": "revocation",
     "FLUSH_KINDS": "flush",
     "FlushProgress": "flush",
     "count_expired": "flush",
@@ -93,6 +95,7 @@ __all__ = [
     "revoke_token",
     "revoke_user",
     "revoke_users",
+    "revoke_users_and_api_tokens",
     "sliding_key",
 ]
 

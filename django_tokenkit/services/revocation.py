@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from django_tokenkit.models import (
     Session,
     TokenStatus,
 )
+from django_tokenkit.services import api_tokens
 from django_tokenkit.services._common import session_uuid
 from django_tokenkit.tokens import Token
 
@@ -164,6 +166,31 @@ def revoke_users(user_pks: Iterable[Any], reason: str) -> int:
     if count:
         transaction.on_commit(announce)
     return count
+
+
+@dataclass(frozen=True)
+class UsersRevoked:
+    """What :func:`revoke_users_and_api_tokens` ended: sessions and API tokens."""
+
+    sessions: int
+    api_tokens: int
+
+
+def revoke_users_and_api_tokens(user_pks: Iterable[Any], reason: str) -> UsersRevoked:
+    """Revoke every session *and every API token* of these users, in one transaction.
+
+    For the doors where an operator revokes "all tokens of a user" (the
+    admin's actions and buttons, ``tokenkit_revoke --user``). Logout-all
+    must not come here: it ends logins, and a job's API token is not a login
+    (SPEC section 6, "API tokens"), which is why :func:`revoke_users` and
+    :func:`logout` leave API tokens alone. Sessions are revoked first (their
+    lock order), then the API-token rows; both or neither commit.
+    """
+    pks = list(dict.fromkeys(pk for pk in user_pks if pk is not None))
+    with transaction.atomic():
+        sessions = revoke_users(pks, reason)
+        ended = api_tokens.revoke_for_users(pks, reason)
+    return UsersRevoked(sessions=sessions, api_tokens=ended)
 
 
 def revoke_token(token: Token, reason: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +15,13 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import services, tokens
 from django_tokenkit.models import BlacklistedToken, Session
+from django_tokenkit.services import api_tokens
 from tests.helpers import PASSWORD, bearer
 
 SESSIONS_URL = "/admin/tokenkit/session/"
 TOKENS_URL = "/admin/tokenkit/issuedtoken/"
 BLACKLIST_URL = "/admin/tokenkit/blacklistedtoken/"
+API_TOKENS_URL = "/admin/tokenkit/apitoken/"
 USERS_URL = "/admin/auth/user/"
 WHOAMI_URL = "/api/whoami/"
 
@@ -66,6 +69,21 @@ def blacklist_each(sessions: list[Session]) -> None:
         )
         for session in sessions
     )
+
+
+def make_api_tokens(
+    count: int, users: list[Any], expires_in: timedelta | None = timedelta(days=30)
+) -> list[api_tokens.IssuedAPIToken]:
+    """``count`` API tokens spread over ``users``, made through the service."""
+    return [
+        api_tokens.create(users[i % len(users)], name=f"job {i}", expires_in=expires_in)
+        for i in range(count)
+    ]
+
+
+def with_api_token(token: str) -> Any:
+    """GET the whoami view with an API token."""
+    return APIClient().get(WHOAMI_URL, **bearer(token))
 
 
 def action_post(client: Client, url: str, action: str, pks: list[Any], **extra: str) -> Any:

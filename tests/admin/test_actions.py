@@ -210,7 +210,7 @@ def test_session_detail_of_an_expired_session_offers_only_the_user_button(
     Session.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(hours=1))
     html = admin_client.get(f"{SESSIONS_URL}{session.pk}/change/").content.decode()
     assert "Revoke this session" not in html
-    assert "Revoke all sessions of this user" in html
+    assert "Revoke all sessions and API tokens of this user" in html
     admin_client.post(revoke_url(SESSIONS_URL, session.pk), {"scope": "session"})
     assert Session.objects.get(pk=session.pk).revoked_at is None
 

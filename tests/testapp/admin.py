@@ -11,13 +11,19 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from django_tokenkit.admin import BlacklistedTokenAdmin, IssuedTokenAdmin, SessionAdmin
+from django_tokenkit.admin import (
+    APITokenAdmin,
+    BlacklistedTokenAdmin,
+    IssuedTokenAdmin,
+    SessionAdmin,
+)
 from django_tokenkit.admin.users import extend_user_admin
-from django_tokenkit.models import BlacklistedToken, IssuedToken, Session
+from django_tokenkit.models import APIToken, BlacklistedToken, IssuedToken, Session
 
 opted_in_site = admin.AdminSite(name="opted_in")
 opted_in_site.register(get_user_model(), UserAdmin)
 opted_in_site.register(Session, SessionAdmin)
 opted_in_site.register(IssuedToken, IssuedTokenAdmin)
 opted_in_site.register(BlacklistedToken, BlacklistedTokenAdmin)
+opted_in_site.register(APIToken, APITokenAdmin)
 extend_user_admin(opted_in_site)

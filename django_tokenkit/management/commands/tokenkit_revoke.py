@@ -1,4 +1,7 @@
-"""``manage.py tokenkit_revoke``: revoke a user's sessions, one session or one token.
+"""``manage.py tokenkit_revoke``: revoke a user's tokens, one session or one token.
+
+``--user`` ends every session *and every API token* of the user (an
+operator revoking a user, unlike logout-all, which ends logins only).
 
 Every revocation goes through :mod:`django_tokenkit.services.revocation`, exactly as a
 logout or an admin action does: the ``token_revoked`` signal fires and the
@@ -12,12 +15,11 @@ import logging
 import uuid
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_tokenkit import tokens, users
-from django_tokenkit.models import IssuedToken, RevokeReason, Session
+from django_tokenkit import tokens
+from django_tokenkit.management.lookups import find_user
+from django_tokenkit.models import APIToken, IssuedToken, RevokeReason, Session
 from django_tokenkit.services import revocation
 
 logger = logging.getLogger(__name__)
@@ -25,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 class Command(BaseCommand):
     help = (
-        "Revoke tokens at once, on every server process: all sessions of a user (--user), "
+        "Revoke tokens at once, on every server process: all sessions and API tokens of a "
+        "user (--user), "
         "one session (--session) or one token on record (--jti). Running it again is "
         "harmless: it reports that there was nothing left to revoke."
     )
@@ -35,7 +38,8 @@ class Command(BaseCommand):
         unit.add_argument(
             "--user",
             metavar="USERNAME_OR_PK",
-            help="Revoke every session of this user: a username, or else a primary key.",
+            help="Revoke every session and every API token of this user: a username, or else "
+            "a primary key.",
         )
         unit.add_argument(
             "--session", metavar="SID", help="Revoke this session (the sid claim, a UUID)."
@@ -67,15 +71,26 @@ class Command(BaseCommand):
             self._revoke_jti(options["jti"], reason)
 
     def _revoke_user(self, identifier: str, reason: str) -> None:
-        user = _find_user(identifier)
+        user = find_user(identifier)
         name = f"{user.get_username()} (pk {user.pk})"
-        # The same set revoke_user revokes; checked first so a second run sends no signal.
-        if not Session.objects.filter(user=user).not_revoked().exists():
-            self._say(f"User {name} has no unrevoked sessions: already revoked.")
+        # The same sets the service revokes; checked first so a second run sends no signal.
+        if (
+            not Session.objects.filter(user=user).not_revoked().exists()
+            and not APIToken.objects.filter(user=user).not_revoked().exists()
+        ):
+            self._say(f"User {name} has no unrevoked sessions or API tokens: already revoked.")
             return
-        count = revocation.revoke_user(user, reason)
-        logger.info("tokenkit_revoke: revoked %s sessions of user %s", count, user.pk)
-        self._done(f"Revoked {count} session{'s' if count != 1 else ''} of user {name}.")
+        revoked = revocation.revoke_users_and_api_tokens([user.pk], reason)
+        logger.info(
+            "tokenkit_revoke: revoked %s sessions and %s API tokens of user %s",
+            revoked.sessions,
+            revoked.api_tokens,
+            user.pk,
+        )
+        self._done(
+            f"Revoked {_count(revoked.sessions, 'session')} and "
+            f"{_count(revoked.api_tokens, 'API token')} of user {name}."
+        )
 
     def _revoke_session(self, sid: str, reason: str) -> None:
         try:
@@ -121,18 +136,5 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(message))
 
 
-def _find_user(identifier: str) -> AbstractBaseUser:
-    """The user whose username is ``identifier``, or else whose primary key it is."""
-    if "\x00" in identifier:
-        # No username or key has one, and PostgreSQL refuses it in a query.
-        raise CommandError(f"No user with username or primary key {identifier!r}.")
-    manager = get_user_model()._default_manager
-    user: AbstractBaseUser | None = manager.filter(
-        **{get_user_model().USERNAME_FIELD: identifier}
-    ).first()
-    if user is None:
-        pk = users.coerce_pk(identifier)
-        user = manager.filter(pk=pk).first() if pk is not None else None
-    if user is None:
-        raise CommandError(f"No user with username or primary key {identifier!r}.")
-    return user
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
