@@ -125,3 +125,14 @@ class BadRequest(exceptions.ParseError):
     def __init__(self, detail: str, code: str) -> None:
         super().__init__({"detail": detail, "code": code})
         self.code = code
+
+
+class Conflict(APIException):
+    """A 409 with the ``{"detail", "code"}`` body (``api_token_limit``)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__({"detail": detail, "code": code}, code)
+        self.code = code

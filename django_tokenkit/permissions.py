@@ -1,4 +1,4 @@
-"""Scope checks for API tokens (SPEC section 6, "Scopes").
+"""Scope checks for API tokens (SPEC section 6, "Scopes"), and views closed to them.
 
 A view lists the scopes it needs; :class:`HasScopes` refuses an API token
 that carries scopes but not those, with a 403 ``insufficient_scope`` and the
@@ -6,6 +6,10 @@ RFC 6750 section 3.1 challenge naming them. A token with no scopes has its
 user's full rights, and a session's access token passes every scope check:
 scopes narrow what a script's token may do, they never widen a user's
 rights, so combine this class with your usual permissions.
+
+:class:`DenyAPITokens` closes a view to API tokens altogether (403
+``api_token_not_allowed``): tokenkit's ``api-tokens/`` endpoints use it, so
+a leaked script token cannot mint, list, rotate or revoke tokens.
 """
 
 from __future__ import annotations
@@ -60,4 +64,30 @@ class HasScopes(BasePermission):
         missing = [name for name in required_scopes(request, view) if name not in credential.scopes]
         if missing:
             raise InsufficientScope(missing)
+        return True
+
+
+class APITokenNotAllowed(PermissionDenied):
+    """403 ``api_token_not_allowed``: this view needs a session's access token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "detail": "API tokens cannot be used here; sign in and use an access token.",
+                "code": "api_token_not_allowed",
+            }
+        )
+
+
+class DenyAPITokens(BasePermission):
+    """Refuse requests authenticated by an API token, whatever its scopes.
+
+    Put ``APITokenAuthentication`` among the view's authentication classes
+    too: the token must be recognised to be refused with this 403 rather
+    than ignored into a 401 ``not_authenticated``.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, APITokenCredential):
+            raise APITokenNotAllowed()
         return True

@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from django_tokenkit.services.api_tokens import LONGEST_LIFETIME, MAX_GRACE, NAME_MAX_LENGTH
+
 #: Longer passwords are refused before hashing: hashing cost grows with length.
 PASSWORD_MAX_LENGTH = 1024
 USERNAME_MAX_LENGTH = 512
@@ -78,3 +80,79 @@ class SessionSerializer(serializers.Serializer[Any]):
 
     def get_current(self, session: Any) -> bool:
         return str(session.pk) == self.context.get("current_sid")
+
+
+#: The bounds are checked here, before a ``timedelta`` is built: a huge number
+#: of seconds would overflow it.
+LONGEST_LIFETIME_SECONDS = int(LONGEST_LIFETIME.total_seconds())
+#: Scopes one token may carry: far more than any project defines, small enough
+#: that a hostile list costs nothing to check.
+MAX_SCOPES = 64
+#: A scope name's longest accepted length (longer ones cannot be configured names).
+SCOPE_MAX_LENGTH = 200
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An ``IntegerField`` that accepts only JSON integers.
+
+    DRF's takes ``"90"``, ``90.0`` and ``true`` (Python's ``bool`` is an
+    ``int``); a lifetime sent as anything but a whole number is a client bug.
+    """
+
+    default_error_messages = {"invalid": _("A whole number of seconds is required.")}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class APITokenCreateSerializer(serializers.Serializer[Any]):
+    """``{"name": str, "expires_in": seconds | null, "scopes"?: [str]}``.
+
+    ``expires_in`` is required, and ``null`` is the explicit "never": a token
+    handed to a job must not have a lifetime nobody chose. Ranges, the
+    maximum lifetime and unknown scopes are the service's to judge, so every
+    door (endpoint, admin, command) refuses the same things.
+    """
+
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+    expires_in = StrictIntegerField(
+        allow_null=True, min_value=1, max_value=LONGEST_LIFETIME_SECONDS
+    )
+    scopes = serializers.ListField(
+        child=StrictCharField(max_length=SCOPE_MAX_LENGTH),
+        required=False,
+        default=list,
+        max_length=MAX_SCOPES,
+    )
+
+
+class APITokenRotateSerializer(serializers.Serializer[Any]):
+    """``{"grace_seconds"?: 0..86400, "expires_in"?: seconds | null}``.
+
+    A missing ``expires_in`` keeps the old token's lifetime; ``null`` asks
+    for a token that never expires.
+    """
+
+    grace_seconds = StrictIntegerField(
+        required=False, default=0, min_value=0, max_value=int(MAX_GRACE.total_seconds())
+    )
+    expires_in = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=LONGEST_LIFETIME_SECONDS
+    )
+
+
+class APITokenSerializer(serializers.Serializer[Any]):
+    """An API token as ``api-tokens/`` lists it: never the token itself.
+
+    The create and rotate answers add ``token``, the one time it is shown.
+    """
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    hint = serializers.CharField(read_only=True)
+    scopes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_tokenkit.views import sessions, tokens
+from django_tokenkit.views import api_tokens, sessions, tokens
 
 app_name = "tokenkit"
 
@@ -15,5 +15,18 @@ urlpatterns = [
     path("sessions/", sessions.SessionListView.as_view(), name="session_list"),
     path(
         "sessions/<uuid:session_id>/", sessions.SessionDetailView.as_view(), name="session_detail"
+    ),
+    # <str:...>, not <uuid:...>: a malformed id gets the JSON 404 the view
+    # answers, not the resolver's HTML one.
+    path("api-tokens/", api_tokens.APITokenListView.as_view(), name="api_token_list"),
+    path(
+        "api-tokens/<str:token_id>/",
+        api_tokens.APITokenDetailView.as_view(),
+        name="api_token_detail",
+    ),
+    path(
+        "api-tokens/<str:token_id>/rotate/",
+        api_tokens.APITokenRotateView.as_view(),
+        name="api_token_rotate",
     ),
 ]

@@ -9,7 +9,9 @@ the link heals it still says "active" for every session revoked meanwhile.
 For each revocation source, the session is revoked while the link is cut;
 once it heals, every worker of both servers must refuse the session's token
 on its very next request, with and without the revocation lease. A server
-that never lost its link must refuse it within one outbox interval.
+that never lost its link must refuse it within one outbox interval. The same
+holds for an API token revoked, rotated away or whose user is deactivated
+while the link is cut.
 """
 
 from __future__ import annotations
@@ -244,3 +246,86 @@ def test_partition_of_one_server_its_revocation_reaches_the_other_within_an_inte
     assert cluster.unpublished() == 0  # the second server published it
     cluster.restore()
     expect_revoked(first, pair["access"])
+
+
+# --- API tokens: revoked, rotated away or deactivated on the first server's side --------
+
+
+def create_api_token(server: Server, access: str) -> dict[str, Any]:
+    response = requests.post(
+        server.url("/api/auth/api-tokens/"),
+        json={"name": "nightly job", "expires_in": 3600},
+        headers=bearer(access),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def api_token_delete(cluster: Cluster, username: str, access: str, token_id: str) -> None:
+    response = requests.delete(
+        cluster.servers[0].url(f"/api/auth/api-tokens/{token_id}/"),
+        headers=bearer(access),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 204, response.text
+
+
+def api_token_rotate(cluster: Cluster, username: str, access: str, token_id: str) -> None:
+    response = requests.post(
+        cluster.servers[0].url(f"/api/auth/api-tokens/{token_id}/rotate/"),
+        json={"grace_seconds": 0},
+        headers=bearer(access),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+
+
+def api_token_deactivation(cluster: Cluster, username: str, access: str, token_id: str) -> None:
+    env = cluster.services.env(REDIS_URL=cluster.links[0].url(path=f"/{E2E_REDIS_DB}"))
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"user = get_user_model().objects.get(username={username!r}); "
+        "user.is_active = False; user.save()",
+    )
+
+
+#: Each source, and the code the token gets once it has acted.
+API_TOKEN_SOURCES: dict[str, tuple[Callable[[Cluster, str, str, str], None], str]] = {
+    "delete": (api_token_delete, "token_revoked"),
+    "rotate": (api_token_rotate, "token_expired"),
+    "deactivation": (api_token_deactivation, "token_revoked"),
+}
+
+
+def expect_refused(server: Server, token: str, code: str) -> None:
+    responses = on_every_worker(server, token)
+    assert {(r.status_code, r.json().get("code")) for r in responses} == {(401, code)}
+
+
+@pytest.mark.parametrize("source", list(API_TOKEN_SOURCES))
+def test_partition_api_token_ended_during_cut_refused_by_every_worker_once_healed(
+    cluster: Cluster, account: str, source: str
+) -> None:
+    first, second = cluster.servers
+    access = first.login(account, PASSWORD)["access"]
+    token = create_api_token(first, access)
+    for server in cluster.servers:
+        expect_accepted(server, token["token"])  # every worker has seen it active
+    end, code = API_TOKEN_SOURCES[source]
+
+    cluster.cut()
+    end(cluster, account, access, token["id"])
+    for server in cluster.servers:  # from the database while Redis is unreachable
+        expect_refused(server, token["token"], code)
+    assert cluster.unpublished() >= 1
+    cluster.restore()
+
+    # Redis still holds "active" for the token; no worker may believe it.
+    for server in (second, first):
+        expect_refused(server, token["token"], code)
+    assert cluster.unpublished() == 0

@@ -4,7 +4,8 @@ Two gunicorn servers of the example project, two sync workers each, share a
 PostgreSQL database and a Redis cache. Every worker first serves the session
 (so each has seen it active); a logout on one server must then be refused by
 every worker of the other on its very next request, and stay refused when
-the cache loses its contents (the database is the source of truth).
+the cache loses its contents (the database is the source of truth). The
+same holds for an API token revoked through ``DELETE api-tokens/<id>/``.
 
 Each test runs twice: with a cache round trip per request (the default) and
 with the revocation lease, where every worker answers the warmed session
@@ -113,3 +114,72 @@ def test_revocation_survives_losing_the_cache_on_both_servers(
 
     assert_revoked_everywhere(servers, pair)
     warm(servers, bystander["access"])
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+def create_api_token(server: Server, access: str, name: str) -> dict[str, Any]:
+    response = requests.post(
+        server.url("/api/auth/api-tokens/"),
+        json={"name": name, "expires_in": 3600},
+        headers=bearer(access),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def revoke_api_token(server: Server, access: str, token_id: str) -> None:
+    response = requests.delete(
+        server.url(f"/api/auth/api-tokens/{token_id}/"),
+        headers=bearer(access),
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 204, response.text
+
+
+def assert_api_token_revoked_everywhere(servers: list[Server], token: str) -> None:
+    for server in servers:
+        responses = on_every_worker(server, token)
+        assert {(r.status_code, r.json().get("code")) for r in responses} == {
+            (401, "token_revoked")
+        }
+
+
+def test_revocation_api_token_revoked_on_one_server_refused_by_the_other_on_next_request(
+    servers: list[Server],
+) -> None:
+    first, second = servers
+    access = first.login("demo", "demo-password")["access"]
+    job = create_api_token(first, access, "nightly job")
+    bystander = create_api_token(second, access, "other job")
+    warm(servers, job["token"])
+
+    revoke_api_token(first, access, job["id"])
+    very_next = second.me(job["token"])
+
+    assert very_next.status_code == 401, very_next.text
+    assert very_next.json()["code"] == "token_revoked"
+    assert_api_token_revoked_everywhere(servers, job["token"])
+    # Only that token: the user's other API token and session still work everywhere.
+    warm(servers, bystander["token"])
+    warm(servers, access)
+
+
+def test_revocation_api_token_survives_losing_the_cache_on_both_servers(
+    servers: list[Server], e2e_services: SharedServices
+) -> None:
+    first, second = servers
+    access = second.login("demo", "demo-password")["access"]
+    job = create_api_token(second, access, "nightly job")
+    bystander = create_api_token(first, access, "other job")
+    warm(servers, job["token"])
+    warm(servers, bystander["token"])
+    revoke_api_token(second, access, job["id"])
+
+    e2e_services.flush_redis()  # what a Redis restart does
+
+    assert_api_token_revoked_everywhere(servers, job["token"])
+    warm(servers, bystander["token"])

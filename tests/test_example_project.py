@@ -34,6 +34,13 @@ def settings_value(env: dict[str, str], expression: str) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+#: The example project's TOKENKIT["API_TOKEN_SCOPES"], set whatever the environment says.
+EXAMPLE_SCOPES = {
+    "notes:read": "Read your notes.",
+    "notes:write": "Create, change and delete your notes.",
+}
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     return tmp_path / "db.sqlite3"
@@ -121,7 +128,7 @@ def test_example_settings_without_environment_use_demo_defaults(database: Path) 
     assert values == {
         "debug": True,
         "hosts": ["127.0.0.1", "localhost"],
-        "tokenkit": {},
+        "tokenkit": {"API_TOKEN_SCOPES": EXAMPLE_SCOPES},
         "cache": "django.core.cache.backends.locmem.LocMemCache",
         "db": str(database),
     }
@@ -156,6 +163,7 @@ def test_example_settings_with_environment_map_to_tokenkit_and_django(database: 
         "hosts": ["example.test", "api.example.test"],
         "key": "s" * 64,
         "tokenkit": {
+            "API_TOKEN_SCOPES": EXAMPLE_SCOPES,
             "ACCESS_TOKEN_LIFETIME": 60,
             "REFRESH_TOKEN_LIFETIME": 3600,
             "SLIDING_THRESHOLD": 20,
@@ -179,13 +187,17 @@ def test_example_settings_refresh_cookie_variable_turns_cookie_mode_on(
 
     tokenkit = settings_value(env, "settings.TOKENKIT")
 
-    assert tokenkit == {"REFRESH_COOKIE": True, "REFRESH_COOKIE_SECURE": secure}
+    assert tokenkit == {
+        "API_TOKEN_SCOPES": EXAMPLE_SCOPES,
+        "REFRESH_COOKIE": True,
+        "REFRESH_COOKIE_SECURE": secure,
+    }
 
 
 def test_example_settings_refresh_cookie_variable_zero_leaves_cookie_off(database: Path) -> None:
     env = example_env(database, TOKENKIT_REFRESH_COOKIE="0")
 
-    assert settings_value(env, "settings.TOKENKIT") == {}
+    assert settings_value(env, "settings.TOKENKIT") == {"API_TOKEN_SCOPES": EXAMPLE_SCOPES}
 
 
 @pytest.mark.parametrize("debug", ["1", "0"])

@@ -164,6 +164,9 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "django_tokenkit.authentication.JWTAuthentication",
+        # API tokens (tkp_...) for scripts and scheduled jobs; the notes API
+        # checks their scopes with django_tokenkit.permissions.HasScopes.
+        "django_tokenkit.authentication.APITokenAuthentication",
         # Lets a person logged in to the admin browse the API in DRF's
         # browsable renderer; JWT stays first so a 401 says "Bearer".
         "rest_framework.authentication.SessionAuthentication",
@@ -186,9 +189,16 @@ _TOKENKIT_SECONDS_VARIABLES = (
     "LEEWAY",
 )
 
-# Only keys whose variable is set, so everything else keeps the package's
-# documented defaults.
-TOKENKIT: dict[str, Any] = {}
+# The scopes an API token may carry (SPEC section 7): the notes API needs
+# notes:read to read and notes:write to write; a token with no scopes has its
+# user's full rights. Beyond them, only keys whose variable is set, so
+# everything else keeps the package's documented defaults.
+TOKENKIT: dict[str, Any] = {
+    "API_TOKEN_SCOPES": {
+        "notes:read": "Read your notes.",
+        "notes:write": "Create, change and delete your notes.",
+    },
+}
 for _key in _TOKENKIT_SECONDS_VARIABLES:
     _seconds = _env_int(f"TOKENKIT_{_key}")
     if _seconds is not None:
