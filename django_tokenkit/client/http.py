@@ -10,7 +10,7 @@ timeout settings.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,11 +51,6 @@ def _json_or_none(parse: Any) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def has_http_library() -> bool:
-    """True when httpx or requests can be imported."""
-    return any(importlib.util.find_spec(name) is not None for name in ("httpx", "requests"))
-
-
 class AuthEndpoints:
     """POST/GET to ``auth_url`` + path, with whichever HTTP library is available."""
 
@@ -74,8 +69,11 @@ class AuthEndpoints:
         if http is not None:
             return "httpx" if type(http).__module__.startswith("httpx") else "requests"
         for name in ("httpx", "requests"):
-            if importlib.util.find_spec(name) is not None:
-                return name
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+            return name
         raise MissingDependency(
             f"TokenkitAuth needs httpx or requests to talk to the auth server: {CLIENT_EXTRA_HINT}"
         )

@@ -11,12 +11,12 @@ from tests.client.support import short_lifetimes
 from tests.e2e import Server, example_env, running_servers, seed_users
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("client-db") / "db.sqlite3"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(sqlite_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One gunicorn worker on SQLite, 4 s access tokens, no sliding, no leeway."""
     env = example_env(sqlite_database, **short_lifetimes())

@@ -7,11 +7,12 @@ gunicorn's access log, that is, from what the server actually received.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,43 +56,62 @@ class Hit:
     status: int
 
 
-def hits(servers: Iterable[Server]) -> list[Hit]:
-    """Every request the servers logged so far."""
+def _server_hits(server: Server) -> list[Hit]:
     found = []
-    for server in servers:
-        for line in server.access_log.read_text(errors="replace").splitlines():
-            match = _LINE.match(line.strip())
-            if match:
-                pid, method, path, status = match.groups()
-                found.append(Hit(int(pid), method, path, int(status)))
+    for line in server.access_log.read_text(errors="replace").splitlines():
+        match = _LINE.match(line.strip())
+        if match:
+            pid, method, target, status = match.groups()
+            found.append(Hit(int(pid), method, target.partition("?")[0], int(status)))
     return found
 
 
-def settled_hits(servers: Iterable[Server], deadline: float = 5.0) -> list[Hit]:
-    """:func:`hits` once every server has logged all it answered.
+def _settle(servers: Sequence[Server], deadline: float = 5.0) -> list[list[Hit]]:
+    """Each server's hits, once it has logged all it answered.
 
     Gunicorn writes a line just after sending the response, so a probe is
-    sent to each server and waited for, then the log is read until it stops
-    growing.
+    sent to each server and waited for, then the logs are read until they
+    stop growing.
     """
-    servers = list(servers)
     for server in servers:
         probe = secrets.token_hex(8)
         server.get("/", "-", probe)
         server.served_by([probe], deadline)
-    seen = -1
-    current = hits(servers)
+    current = [_server_hits(server) for server in servers]
     end = time.monotonic() + deadline
-    while len(current) != seen and time.monotonic() < end:
-        seen = len(current)
+    while time.monotonic() < end:
         time.sleep(0.1)
-        current = hits(servers)
+        again = [_server_hits(server) for server in servers]
+        if [len(h) for h in again] == [len(h) for h in current]:
+            break
+        current = again
     return current
 
 
-def refreshes(found: Iterable[Hit], since: int = 0) -> list[Hit]:
-    """The refresh calls among ``found`` (from index ``since`` on)."""
-    return [hit for hit in list(found)[since:] if hit.path.startswith(REFRESH_PATH)]
+def log_mark(servers: Sequence[Server]) -> list[int]:
+    """Where each server's access log ends now; pass it to :func:`hits_since`."""
+    return [len(found) for found in _settle(servers)]
+
+
+def hits_since(servers: Sequence[Server], mark: Sequence[int]) -> list[Hit]:
+    """The requests the servers logged after ``mark`` (all of them, settled)."""
+    settled = _settle(servers)
+    return [hit for found, start in zip(settled, mark, strict=True) for hit in found[start:]]
+
+
+def unsettled_mark(servers: Sequence[Server]) -> list[int]:
+    """:func:`log_mark` without waiting: for a mark taken while traffic flows."""
+    return [len(_server_hits(server)) for server in servers]
+
+
+def refreshes(found: Iterable[Hit]) -> list[Hit]:
+    """The refresh calls among ``found``."""
+    return [hit for hit in found if hit.path == REFRESH_PATH]
+
+
+def logins(found: Iterable[Hit]) -> list[Hit]:
+    """The login calls among ``found``."""
+    return [hit for hit in found if hit.path == LOGIN_PATH]
 
 
 def sqlite_refresh_rows(database: Path, sid: str) -> int:
@@ -113,6 +133,7 @@ class _Fault:
     status: int  # 0: drop the connection without answering
     times: int
     headers: dict[str, str]
+    code: str
 
 
 class FaultyProxy:
@@ -150,7 +171,7 @@ class FaultyProxy:
                     self.connection.shutdown(2)
                     return
                 if fault is not None:
-                    payload = b'{"detail": "injected fault", "code": "service_unavailable"}'
+                    payload = json.dumps({"detail": "injected fault", "code": fault.code}).encode()
                     self.send_response(fault.status)
                     for name, value in fault.headers.items():
                         self.send_header(name, value)
@@ -182,10 +203,16 @@ class FaultyProxy:
         return self.base_url + path
 
     def fail(
-        self, path: str, status: int, *, times: int, headers: dict[str, str] | None = None
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int,
+        headers: dict[str, str] | None = None,
+        code: str = "service_unavailable",
     ) -> None:
         with self._lock:
-            self.faults.append(_Fault(path, status, times, headers or {}))
+            self.faults.append(_Fault(path, status, times, headers or {}, code))
 
     def clear(self) -> None:
         with self._lock:
