@@ -27,13 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from django_tokenkit.client.clock import Backoff, Clock, retry_after_seconds
+from django_tokenkit.client.clock import Backoff, Clock
 from django_tokenkit.client.errors import (
     LoginFailed,
     NotLoggedIn,
@@ -43,22 +42,17 @@ from django_tokenkit.client.errors import (
 )
 from django_tokenkit.client.http import AuthEndpoints, AuthResponse, TransportError
 from django_tokenkit.client.records import MalformedPair, TokenRecord
+from django_tokenkit.client.retry import post_with_backoff
 from django_tokenkit.client.stores import TokenStore
 
 logger = logging.getLogger(__name__)
 
-#: Statuses worth retrying: the server or the path to it is passing through trouble.
-PASSING_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: A resource request refused with these is retried once with a refreshed token.
 RETRY_CODES = frozenset({"token_expired", "token_invalid"})
 #: A resource request refused with these means the session is over.
 END_CODES = frozenset({"token_revoked", "token_reused"})
 #: After a background refresh found the store locked by another process.
 BUSY_RETRY = 0.05
-
-
-def _passing(status: int) -> bool:
-    return status in PASSING_STATUSES or status >= 500
 
 
 @dataclass
@@ -304,47 +298,16 @@ class SessionEngine:
     def _post_with_backoff(
         self, path: str, payload: Mapping[str, Any], *, early: bool, what: str
     ) -> AuthResponse | None:
-        """POST until an answer that is not a passing failure; 200 and 4xx are returned.
-
-        A background call makes one attempt and returns None on a passing
-        failure, having scheduled the next attempt; a blocking one backs off
-        within the budget, then raises :class:`ServerUnavailable`.
-        """
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            self.count("refresh_calls" if what == "refresh" else "logins")
-            retry_after: float | None = None
-            try:
-                response = self.endpoints.request("POST", path, payload)
-            except TransportError as error:
-                failure = f"network error: {error}"
-            else:
-                if not _passing(response.status):
-                    if response.status == 200 or response.status in (400, 401, 403):
-                        return response
-                    if early:
-                        self._early_failed(None)
-                        return None
-                    raise UnexpectedResponse(response.status, response.detail)
-                failure = f"HTTP {response.status}"
-                retry_after = retry_after_seconds(response.headers)
-            if early:
-                self._early_failed(retry_after)
-                logger.info("tokenkit client: background %s failed (%s)", what, failure)
-                return None
-            delay = self.backoff.delay(attempt, retry_after)
-            if time.monotonic() - started + delay > self.backoff.budget:
-                raise ServerUnavailable(
-                    f"tokenkit {what} kept failing for {time.monotonic() - started:.0f}s "
-                    f"(last: {failure}); the session is kept, try again later",
-                    retry_after,
-                )
-            logger.warning(
-                "tokenkit client: %s failed (%s); retrying in %.2fs", what, failure, delay
-            )
-            time.sleep(delay)
-            attempt += 1
+        """:func:`~django_tokenkit.client.retry.post_with_backoff`; counts and notes failures."""
+        return post_with_backoff(
+            self.endpoints,
+            path,
+            payload,
+            backoff=self.backoff,
+            what=what,
+            on_attempt=lambda: self.count("refresh_calls" if what == "refresh" else "logins"),
+            on_early_failure=self._early_failed if early else None,
+        )
 
     # --- background refresh ------------------------------------------------------
 
