@@ -22,7 +22,8 @@ class Contender:
     authentication: str | None
     #: The ``Authorization`` scheme its tokens are sent with.
     scheme: str = "Bearer"
-    #: How a token is minted: "tokenkit", "simplejwt" or "knox" (None: the floor).
+    #: How a token is minted: "tokenkit" (a session's access token),
+    #: "tokenkit-api" (an API token), "simplejwt" or "knox" (None: the floor).
     issuer: str | None = None
     #: tokenkit's ``CACHE_ALIAS`` ("redis" or "locmem").
     cache_alias: str | None = None
@@ -32,6 +33,10 @@ class Contender:
     checks: str = ""
     #: tokenkit's ``REVOCATION_LEASE`` in seconds (None: off).
     revocation_lease: float | None = None
+    #: Authentication classes a server lists before ``authentication``, as the
+    #: package's installation instructions have them; authenticate() (1.)
+    #: calls ``authentication`` alone.
+    before: tuple[str, ...] = ()
 
 
 FLOOR = "none"
@@ -39,6 +44,9 @@ SIMPLEJWT = "simplejwt"
 SIMPLEJWT_STATELESS = "simplejwt-stateless"
 #: Not a package: the I/O floor of any design with one cache round trip.
 REFERENCE = "reference-roundtrip"
+KNOX = "knox"
+#: tokenkit's API tokens, measured against knox (the opaque-token package).
+TOKENKIT_API = "tokenkit-api-redis"
 
 CONTENDERS: dict[str, Contender] = {
     contender.name: contender
@@ -81,7 +89,7 @@ CONTENDERS: dict[str, Contender] = {
             checks="as simplejwt (the blacklist covers refresh tokens only)",
         ),
         Contender(
-            name="knox",
+            name=KNOX,
             label="knox TokenAuthentication",
             authentication="knox.auth.TokenAuthentication",
             scheme="Token",
@@ -96,6 +104,19 @@ CONTENDERS: dict[str, Contender] = {
             cache_alias="redis",
             refresh_path="/api/auth/token/refresh/",
             checks="signature, expiry, token/session/user revocation, active user",
+        ),
+        Contender(
+            name=TOKENKIT_API,
+            label="tokenkit APITokenAuthentication, Redis",
+            authentication="django_tokenkit.authentication.APITokenAuthentication",
+            # SPEC's installation lists both classes, JWTAuthentication first;
+            # it hands a ``tkp_`` token on without looking further.
+            before=("django_tokenkit.authentication.JWTAuthentication",),
+            issuer="tokenkit-api",
+            cache_alias="redis",
+            checks="checksum (no I/O); token state (revoked, expired, rotated away) and the "
+            "owner's cached copy in one Redis get_many; active user; last use recorded at most "
+            "once a minute per token",
         ),
         Contender(
             name="tokenkit-redis-lease",

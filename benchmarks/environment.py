@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ class Credentials:
     """The users of a run and each contender's token for each of them."""
 
     user_ids: list[int]
-    #: contender issuer ("tokenkit", "simplejwt", "knox") -> one access token per user
+    #: contender issuer ("tokenkit", "tokenkit-api", "simplejwt", "knox") -> one token per user
     tokens: dict[str, list[str]]
 
     def for_contender(self, contender: Contender) -> list[str]:
@@ -131,16 +132,29 @@ def create_users(count: int = USER_COUNT, prefix: str = "user") -> list[Any]:
     )
 
 
+#: The API tokens' lifetime: an expiring token, so every response carries
+#: ``X-API-Token-Expires-At`` as it would for a careful user's job.
+API_TOKEN_LIFETIME = timedelta(days=30)
+
+
 def issue_credentials(users: list[Any]) -> Credentials:
-    """Log every user in with every package, as each package's login view would."""
+    """Log every user in with every package, as each package's login view would.
+
+    Each user also gets a tokenkit API token, created by the service that
+    the ``api-tokens/`` endpoint calls.
+    """
     from knox.models import AuthToken
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from django_tokenkit import services
+    from django_tokenkit.services import api_tokens
 
-    tokens: dict[str, list[str]] = {"tokenkit": [], "simplejwt": [], "knox": []}
+    tokens: dict[str, list[str]] = {"tokenkit": [], "tokenkit-api": [], "simplejwt": [], "knox": []}
     for user in users:
         tokens["tokenkit"].append(services.login(user).access)
+        tokens["tokenkit-api"].append(
+            api_tokens.create(user, name="benchmark", expires_in=API_TOKEN_LIFETIME).token
+        )
         tokens["simplejwt"].append(str(RefreshToken.for_user(user).access_token))
         tokens["knox"].append(AuthToken.objects.create(user)[1])
     return Credentials(user_ids=[user.pk for user in users], tokens=tokens)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.authenticate import AuthenticateResult
-from benchmarks.contenders import FLOOR, SIMPLEJWT, SIMPLEJWT_STATELESS
+from benchmarks.contenders import FLOOR, KNOX, SIMPLEJWT, SIMPLEJWT_STATELESS, TOKENKIT_API
 from benchmarks.refresh_race import RaceResult
 from benchmarks.throughput import ThroughputResult
 
@@ -62,6 +62,7 @@ def targets(
     found: list[Target] = []
     for name in TOKENKIT_TARGETED:
         found += _contender_targets(name, authenticate, throughput)
+    found += _api_token_targets(authenticate, throughput)
     if race:
         for result in race:
             if result.contender.name == TOKENKIT and result.k == 50:
@@ -132,6 +133,54 @@ def _contender_targets(
     return found
 
 
+def _api_token_targets(
+    authenticate: Sequence[AuthenticateResult] | None,
+    throughput: Sequence[ThroughputResult] | None,
+) -> list[Target]:
+    """Issue 12's targets: tokenkit's API tokens against knox, both with their defaults."""
+    found: list[Target] = []
+    if authenticate:
+        by_name = _by_name(authenticate)
+        ours, theirs = by_name.get(TOKENKIT_API), by_name.get(KNOX)
+        if ours and theirs:
+            for what, attribute in (
+                ("mean per call", "per_call_us"),
+                ("median call", "median_call_us"),
+            ):
+                mine, knox = getattr(ours, attribute), getattr(theirs, attribute)
+                ratio = median(paired_ratios(mine, knox))
+                found.append(
+                    Target(
+                        f"`{TOKENKIT_API}` authenticate(): ≤ 0.25× knox ({what})",
+                        f"{ratio:.2f}× ({median(mine):.0f} µs vs {median(knox):.0f} µs)",
+                        ratio <= 0.25,
+                    )
+                )
+        if ours:
+            found.append(
+                Target(
+                    f"`{TOKENKIT_API}` steady state: no database query, "
+                    "at most one cache round trip",
+                    f"{ours.queries_per_call:g} queries, "
+                    f"{ours.cache_round_trips_per_call:g} round trips per call",
+                    ours.queries_per_call == 0 and ours.cache_round_trips_per_call <= 1,
+                )
+            )
+    if throughput:
+        by_name = _by_name(throughput)
+        ours, theirs = by_name.get(TOKENKIT_API), by_name.get(KNOX)
+        if ours and theirs:
+            ratio = median(paired_ratios(ours.rps, theirs.rps))
+            found.append(
+                Target(
+                    f"`{TOKENKIT_API}` GET /api/me/ req/s: ≥ 1.5× knox",
+                    f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(theirs.rps):.0f} req/s)",
+                    ratio >= 1.5,
+                )
+            )
+    return found
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -142,6 +191,7 @@ def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
     by_name = _by_name(results)
     simplejwt = by_name.get(SIMPLEJWT)
     stateless = by_name.get(SIMPLEJWT_STATELESS)
+    knox = by_name.get(KNOX)
 
     def ratio(result: AuthenticateResult, reference: Any, attribute: str) -> str:
         if result.contender.name == FLOOR or reference is None:
@@ -155,6 +205,7 @@ def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
             spread(result.per_call_us, 1),
             ratio(result, simplejwt, "per_call_us"),
             ratio(result, stateless, "per_call_us"),
+            ratio(result, knox, "per_call_us"),
             f"{median(result.median_call_us):.1f}",
             ratio(result, simplejwt, "median_call_us"),
             f"{result.queries_per_call:g}",
@@ -169,6 +220,7 @@ def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
             "spread (min–max)",
             "× simplejwt",
             "× simplejwt-stateless",
+            "× knox",
             "median single call µs",
             "× simplejwt (median call)",
             "DB queries per call",
@@ -180,7 +232,7 @@ def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
 
 def throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
     by_name = _by_name(results)
-    references = [by_name.get(name) for name in (SIMPLEJWT, SIMPLEJWT_STATELESS, FLOOR)]
+    references = [by_name.get(name) for name in (SIMPLEJWT, SIMPLEJWT_STATELESS, KNOX, FLOOR)]
     rows = []
     for result in results:
         ratios = [
@@ -206,6 +258,7 @@ def throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
             "spread (min–max)",
             "× simplejwt",
             "× simplejwt-stateless",
+            "× knox",
             "× floor",
             "p50 ms",
             "p99 ms",

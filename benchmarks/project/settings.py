@@ -45,12 +45,13 @@ INSTALLED_APPS = [
 ]
 
 # The same small API stack for everyone; tokenkit's users install its
-# sliding-expiration middleware, so its contenders pay for it here too.
+# sliding-expiration middleware (which also sets X-API-Token-Expires-At), so
+# its contenders pay for it here too.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-if CONTENDER.issuer == "tokenkit":
+if CONTENDER.issuer in ("tokenkit", "tokenkit-api"):
     MIDDLEWARE.append("django_tokenkit.middleware.SlidingTokenMiddleware")
 
 ROOT_URLCONF = "benchmarks.project.urls"
@@ -82,7 +83,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": (
-        [CONTENDER.authentication] if CONTENDER.authentication else []
+        [*CONTENDER.before, CONTENDER.authentication] if CONTENDER.authentication else []
     ),
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.AllowAny"
