@@ -78,3 +78,15 @@ class SessionSerializer(serializers.Serializer[Any]):
 
     def get_current(self, session: Any) -> bool:
         return str(session.pk) == self.context.get("current_sid")
+
+
+class TokenFormSerializer(serializers.Serializer[Any]):
+    """RFC 7009 / RFC 7662 form: ``token`` and an optional ``token_type_hint``.
+
+    A hint tokenkit does not know is kept and ignored (both RFCs let the
+    server search every type); only a missing or non-string ``token`` is a
+    400.
+    """
+
+    token = StrictCharField(trim_whitespace=False)
+    token_type_hint = StrictCharField(required=False, allow_blank=True, max_length=64)

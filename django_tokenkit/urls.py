@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_tokenkit.views import sessions, tokens
+from django_tokenkit.views import rfc, sessions, tokens
 
 app_name = "tokenkit"
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path(
         "sessions/<uuid:session_id>/", sessions.SessionDetailView.as_view(), name="session_detail"
     ),
+    path("revoke/", rfc.TokenRevokeView.as_view(), name="token_revoke"),
+    path("introspect/", rfc.TokenIntrospectView.as_view(), name="token_introspect"),
 ]

@@ -129,7 +129,7 @@ def _refresh_in_transaction(
             # Signed by us but not on record: flushed, or its user was deleted.
             raise TokenRevoked()
         record.session = session
-        _check_session_usable(session, now)
+        check_session_usable(session, now)
         if record.revoked_at is not None:
             raise TokenRevoked()
         if record.rotated_at is not None:
@@ -196,7 +196,11 @@ def _access_only(record: IssuedToken, session: Session, now: datetime) -> TokenP
     return TokenPair(access, access_token, refresh, refresh_token)
 
 
-def _check_session_usable(session: Session, now: datetime) -> None:
+def check_session_usable(session: Session, now: datetime) -> None:
+    """Raise what a refresh of ``session`` at ``now`` would: revoked, inactive user, cap, idle.
+
+    ``TokenRevoked`` or ``TokenExpired``; introspection asks the same question.
+    """
     if session.revoked_at is not None:
         raise TokenRevoked()
     if not session.user.is_active:

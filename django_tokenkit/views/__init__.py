@@ -3,7 +3,8 @@
 - :mod:`~django_tokenkit.views.base`: the base view every endpoint shares,
   the exception handler and the pair response;
 - :mod:`~django_tokenkit.views.tokens`: obtain, refresh, logout;
-- :mod:`~django_tokenkit.views.sessions`: the user's own sessions.
+- :mod:`~django_tokenkit.views.sessions`: the user's own sessions;
+- :mod:`~django_tokenkit.views.rfc`: RFC 7009 revocation, RFC 7662 introspection.
 
 ``django_tokenkit.views.exception_handler`` is the dotted path to put in
 ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``; the view classes are importable from
@@ -13,6 +14,7 @@ here too. :mod:`django_tokenkit.urls` names every route.
 from __future__ import annotations
 
 from django_tokenkit.views.base import TokenkitAPIView, exception_handler, pair_response
+from django_tokenkit.views.rfc import TokenIntrospectView, TokenRevokeView
 from django_tokenkit.views.sessions import SessionDetailView, SessionListView
 from django_tokenkit.views.tokens import LogoutView, TokenObtainView, TokenRefreshView
 
@@ -20,8 +22,10 @@ __all__ = [
     "LogoutView",
     "SessionDetailView",
     "SessionListView",
+    "TokenIntrospectView",
     "TokenObtainView",
     "TokenRefreshView",
+    "TokenRevokeView",
     "TokenkitAPIView",
     "exception_handler",
     "pair_response",
