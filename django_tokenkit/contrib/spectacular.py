@@ -26,12 +26,14 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from django_tokenkit import cookies
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.serializers import (
     LoginSerializer,
     LogoutSerializer,
     RefreshSerializer,
     SessionSerializer,
+    StrictCharField,
     TokenFormSerializer,
 )
 
@@ -81,6 +83,12 @@ class PairSerializer(serializers.Serializer[Any]):
     token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_in = serializers.IntegerField()
     refresh_expires_in = serializers.IntegerField()
+
+
+class RequiredRefreshSerializer(RefreshSerializer):
+    """Outside cookie mode ``refresh`` is required: the body is its only source."""
+
+    refresh = StrictCharField(trim_whitespace=False)
 
 
 class IntrospectionSerializer(serializers.Serializer[Any]):
@@ -168,7 +176,7 @@ VIEW_SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "django_tokenkit.views.tokens.TokenRefreshView": (
         "post",
         lambda: {
-            "request": RefreshSerializer,
+            "request": RefreshSerializer if cookies.enabled() else RequiredRefreshSerializer,
             "responses": {200: PairSerializer, **error_responses(400, 401, 403, 503)},
             "summary": "Exchange a refresh token for a new pair",
             "auth": [],
