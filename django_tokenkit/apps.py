@@ -18,7 +18,7 @@ class TokenkitConfig(AppConfig):
         from django.db.models import signals
 
         from django_tokenkit import checks as tokenkit_checks
-        from django_tokenkit import receivers
+        from django_tokenkit import contrib, receivers
 
         user_model = get_user_model()
         uid = "django_tokenkit"
@@ -37,3 +37,5 @@ class TokenkitConfig(AppConfig):
         checks.register(tokenkit_checks.check_cache, checks.Tags.caches)
         checks.register(tokenkit_checks.check_refresh_cookie, checks.Tags.security)
         checks.register(tokenkit_checks.check_cors_expose_headers)
+        # drf-spectacular's extensions, when it is installed (an optional dependency).
+        contrib.load()

@@ -260,3 +260,28 @@ class APITokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return bearer_challenge(request)
+
+
+# --- the same rules, for doors that are handed a token rather than a request -----
+
+
+def user_for_verified_token(token: Token) -> AbstractBaseUser:
+    """The user of ``token`` (already verified) when it is usable now.
+
+    The check ``JWTAuthentication`` makes after verifying the signature, for
+    doors that hold a token to judge rather than a request (RFC 7662
+    introspection). Raises ``TokenRevoked`` when the token, its session or
+    its user was revoked (an inactive or deleted user included),
+    ``TokenInvalid`` for a ``sub`` that cannot be a user's key.
+    """
+    return _active_user(token)
+
+
+def api_token_holder(raw: str) -> tuple[AbstractBaseUser, api_token_store.APITokenState]:
+    """The user and state of API token ``raw`` when it is usable now.
+
+    The check ``APITokenAuthentication`` makes (without recording a use).
+    Raises ``TokenInvalid`` (malformed, unknown), ``TokenRevoked`` or
+    ``TokenExpired``.
+    """
+    return _api_token_user(raw)

@@ -91,3 +91,43 @@ class DenyAPITokens(BasePermission):
         if isinstance(request.auth, APITokenCredential):
             raise APITokenNotAllowed()
         return True
+
+
+#: The model permission that allows ``introspect/`` (Django's ``app_label.codename``).
+INTROSPECT_PERMISSION = "tokenkit.introspect_token"
+#: The API-token scope that allows ``introspect/`` (it must be in ``API_TOKEN_SCOPES``).
+INTROSPECTION_SCOPE = "introspection"
+
+
+class CanIntrospectTokens(BasePermission):
+    """Who may call ``introspect/``: SPEC section 5.
+
+    - an API token whose scopes include ``introspection`` (while that scope
+      is still in ``API_TOKEN_SCOPES``): a service account's token needs no
+      model permission;
+    - an API token with other scopes only: 403 ``insufficient_scope``;
+    - otherwise (a session's access token, an API token without scopes) the
+      user needs the ``tokenkit.introspect_token`` permission, or is a
+      superuser: 403 ``permission_denied`` without it.
+
+    Anonymous requests get DRF's 401 ``not_authenticated``.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        credential = request.auth
+        if isinstance(credential, APITokenCredential) and credential.scopes:
+            granted = INTROSPECTION_SCOPE in credential.scopes
+            if granted and INTROSPECTION_SCOPE in tokenkit_settings.api_token_scopes:
+                return True
+            raise InsufficientScope([INTROSPECTION_SCOPE])
+        if user.has_perm(INTROSPECT_PERMISSION):
+            return True
+        raise PermissionDenied(
+            {
+                "detail": "You need the permission to introspect tokens.",
+                "code": "permission_denied",
+            }
+        )

@@ -156,3 +156,15 @@ class APITokenSerializer(serializers.Serializer[Any]):
     created = serializers.DateTimeField(source="created_at", read_only=True)
     expires_at = serializers.DateTimeField(read_only=True)
     last_used_at = serializers.DateTimeField(read_only=True)
+
+
+class TokenFormSerializer(serializers.Serializer[Any]):
+    """RFC 7009 / RFC 7662 form: ``token`` and an optional ``token_type_hint``.
+
+    A hint tokenkit does not know is kept and ignored (both RFCs let the
+    server search every type); only a missing or non-string ``token`` is a
+    400.
+    """
+
+    token = StrictCharField(trim_whitespace=False)
+    token_type_hint = StrictCharField(required=False, allow_blank=True, max_length=64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_tokenkit.views import api_tokens, sessions, tokens
+from django_tokenkit.views import api_tokens, rfc, sessions, tokens
 
 app_name = "tokenkit"
 
@@ -29,4 +29,6 @@ urlpatterns = [
         api_tokens.APITokenRotateView.as_view(),
         name="api_token_rotate",
     ),
+    path("revoke/", rfc.TokenRevokeView.as_view(), name="token_revoke"),
+    path("introspect/", rfc.TokenIntrospectView.as_view(), name="token_introspect"),
 ]

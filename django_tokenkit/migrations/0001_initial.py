@@ -240,6 +240,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "session",
                 "verbose_name_plural": "sessions",
                 "ordering": ["-created_at"],
+                "permissions": [("introspect_token", "Can introspect tokens")],
             },
         ),
         migrations.CreateModel(

@@ -73,6 +73,9 @@ class Session(models.Model):
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         ordering = ["-created_at"]
+        # ``tokenkit.introspect_token``: who may call ``introspect/`` (RFC 7662).
+        # On Session because a permission needs a model; it is about tokens.
+        permissions = [("introspect_token", _("Can introspect tokens"))]
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="tokenkit_session_user_idx"),
             models.Index(fields=["expires_at"], name="tokenkit_session_expires_idx"),

@@ -291,6 +291,19 @@ def revoke(records: Iterable[APIToken], reason: str) -> int:
     return len(revoked)
 
 
+def revoke_presented(raw: str, reason: str) -> int:
+    """Revoke the API token ``raw`` itself, for whoever holds it (RFC 7009).
+
+    Returns 1 when this call revoked it, 0 when ``raw`` is malformed (its
+    checksum is checked before any query), unknown or already revoked:
+    RFC 7009 section 2.2 answers all of these alike.
+    """
+    if not api_token_format.is_well_formed(raw):
+        return 0
+    digest = api_token_format.digest(raw)
+    return revoke(APIToken.objects.filter(digest=digest, revoked_at__isnull=True), reason)
+
+
 def revoke_for_users(user_pks: Iterable[Any], reason: str) -> int:
     """Revoke every unrevoked API token of these users; returns how many."""
     pks = [pk for pk in user_pks if pk is not None]

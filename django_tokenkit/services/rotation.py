@@ -136,7 +136,7 @@ def _refresh_in_transaction(
             # Signed by us but not on record: flushed, or its user was deleted.
             raise TokenRevoked()
         record.session = session
-        _check_session_usable(session, now)
+        check_session_usable(session, now)
         # The record's own rule, revoked before rotated. An expired record is
         # not refused here: the token's own ``exp`` was checked when decoded.
         record_status = record.status(now)
@@ -206,8 +206,10 @@ def _access_only(record: IssuedToken, session: Session, now: datetime) -> TokenP
     return TokenPair(access, access_token, refresh, refresh_token)
 
 
-def _check_session_usable(session: Session, now: datetime) -> None:
+def check_session_usable(session: Session, now: datetime) -> None:
     """Raise unless ``session`` may refresh: its status, its user, its idle time.
+
+    ``TokenRevoked`` or ``TokenExpired``; introspection asks the same question.
 
     Revoked and expired (past the absolute cap) are the session's own
     ``status()``; whether its user is active and whether it went idle are

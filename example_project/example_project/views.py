@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.views.generic import TemplateView
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,5 +37,9 @@ class MeView(APIView):
     its session is still alive. Anonymous callers get the package's 401.
     """
 
+    @extend_schema(
+        responses=inline_serializer("Me", fields={"username": serializers.CharField()}),
+        summary="The authenticated user",
+    )
     def get(self, request: Request) -> Response:
         return Response({"username": request.user.get_username()})
