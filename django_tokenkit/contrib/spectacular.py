@@ -29,6 +29,9 @@ from rest_framework import serializers
 from django_tokenkit import cookies
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.serializers import (
+    APITokenCreateSerializer,
+    APITokenRotateSerializer,
+    APITokenSerializer,
     LoginSerializer,
     LogoutSerializer,
     RefreshSerializer,
@@ -85,6 +88,21 @@ class PairSerializer(serializers.Serializer[Any]):
     refresh_expires_in = serializers.IntegerField()
 
 
+class APITokenSecretSerializer(APITokenSerializer):
+    """A new API token as create and rotate answer it: with ``token``, this once."""
+
+    token = serializers.CharField(read_only=True)
+
+
+class APITokenPageSerializer(serializers.Serializer[Any]):
+    """One page of ``GET api-tokens/``."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = APITokenSerializer(many=True)
+
+
 class RequiredRefreshSerializer(RefreshSerializer):
     """Outside cookie mode ``refresh`` is required: the body is its only source."""
 
@@ -137,54 +155,57 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return responses
 
 
-def _documented(view: type[Any], method: str, **schema: Any) -> type[Any]:
-    """A schema-only subclass of ``view`` whose ``method`` carries ``schema``."""
+def _handler(view: type[Any], method: str, schema: dict[str, Any]) -> Any:
+    """A schema-only ``method`` of ``view`` that carries ``schema``."""
 
     def handler(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError  # pragma: no cover - drf-spectacular never calls it
 
     handler.__name__ = method
     handler.__doc__ = getattr(view, method).__doc__ or view.__doc__
-    return type(view.__name__, (view,), {method: extend_schema(**schema)(handler)})
+    return extend_schema(**schema)(handler)
+
+
+def _documented(view: type[Any], schemas: dict[str, dict[str, Any]]) -> type[Any]:
+    """A schema-only subclass of ``view`` whose methods carry ``schemas``."""
+    methods = {method: _handler(view, method, schema) for method, schema in schemas.items()}
+    return type(view.__name__, (view,), methods)
 
 
 def _view_extension(
-    dotted: str, method: str, schema: Callable[[], dict[str, Any]]
+    dotted: str, schemas: dict[str, Callable[[], dict[str, Any]]]
 ) -> type[OpenApiViewExtension]:
-    """An extension documenting ``dotted``'s ``method`` with ``schema()`` (built lazily)."""
+    """An extension documenting ``dotted``'s methods with their schemas (built lazily)."""
 
     def view_replacement(self: OpenApiViewExtension) -> type[Any]:
         view = self.target_class  # loaded by now: a class, not its dotted path
         assert isinstance(view, type)
-        return _documented(view, method, **schema())
+        return _documented(view, {method: build() for method, build in schemas.items()})
 
     name = dotted.rpartition(".")[2] + "Schema"
     attributes = {"target_class": dotted, "view_replacement": view_replacement, "optional": True}
     return type(name, (OpenApiViewExtension,), attributes)
 
 
-VIEW_SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-    "django_tokenkit.views.tokens.TokenObtainView": (
-        "post",
-        lambda: {
+VIEW_SCHEMAS: dict[str, dict[str, Callable[[], dict[str, Any]]]] = {
+    "django_tokenkit.views.tokens.TokenObtainView": {
+        "post": lambda: {
             "request": LoginSerializer,
             "responses": {200: PairSerializer, **error_responses(400, 401, 403, 429, 503)},
             "summary": "Log in: exchange credentials for a token pair",
             "auth": [],
         },
-    ),
-    "django_tokenkit.views.tokens.TokenRefreshView": (
-        "post",
-        lambda: {
+    },
+    "django_tokenkit.views.tokens.TokenRefreshView": {
+        "post": lambda: {
             "request": RefreshSerializer if cookies.enabled() else RequiredRefreshSerializer,
             "responses": {200: PairSerializer, **error_responses(400, 401, 403, 503)},
             "summary": "Exchange a refresh token for a new pair",
             "auth": [],
         },
-    ),
-    "django_tokenkit.views.tokens.LogoutView": (
-        "post",
-        lambda: {
+    },
+    "django_tokenkit.views.tokens.LogoutView": {
+        "post": lambda: {
             "request": LogoutSerializer,
             "responses": {
                 204: OpenApiResponse(description="The presented tokens' sessions ended."),
@@ -194,27 +215,24 @@ VIEW_SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
             # The bearer header is optional: a refresh token in the body is enough.
             "auth": [{JWT_SCHEME: []}, {}],
         },
-    ),
-    "django_tokenkit.views.sessions.SessionListView": (
-        "get",
-        lambda: {
+    },
+    "django_tokenkit.views.sessions.SessionListView": {
+        "get": lambda: {
             "responses": {200: SessionSerializer(many=True), **error_responses(401, 503)},
             "summary": "List the caller's active sessions",
         },
-    ),
-    "django_tokenkit.views.sessions.SessionDetailView": (
-        "delete",
-        lambda: {
+    },
+    "django_tokenkit.views.sessions.SessionDetailView": {
+        "delete": lambda: {
             "responses": {
                 204: OpenApiResponse(description="The session is revoked."),
                 **error_responses(401, 404, 503),
             },
             "summary": "Revoke one of the caller's sessions",
         },
-    ),
-    "django_tokenkit.views.rfc.TokenRevokeView": (
-        "post",
-        lambda: {
+    },
+    "django_tokenkit.views.rfc.TokenRevokeView": {
+        "post": lambda: {
             "request": TokenFormSerializer,
             "responses": {
                 200: OpenApiResponse(description="Revoked, or nothing to revoke (RFC 7009)."),
@@ -223,10 +241,9 @@ VIEW_SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
             "summary": "Revoke a token (RFC 7009)",
             "auth": [],
         },
-    ),
-    "django_tokenkit.views.rfc.TokenIntrospectView": (
-        "post",
-        lambda: {
+    },
+    "django_tokenkit.views.rfc.TokenIntrospectView": {
+        "post": lambda: {
             "request": TokenFormSerializer,
             "responses": {
                 200: IntrospectionSerializer,
@@ -234,11 +251,47 @@ VIEW_SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
             },
             "summary": "Introspect a token (RFC 7662)",
         },
-    ),
+    },
+    "django_tokenkit.views.api_tokens.APITokenListView": {
+        "get": lambda: {
+            "responses": {200: APITokenPageSerializer, **error_responses(401, 403, 404, 503)},
+            "summary": "List the caller's live API tokens, newest first",
+            "auth": [{JWT_SCHEME: []}],
+        },
+        "post": lambda: {
+            "request": APITokenCreateSerializer,
+            "responses": {
+                201: APITokenSecretSerializer,
+                **error_responses(400, 401, 403, 409, 503),
+            },
+            "summary": "Create an API token; the token is in this answer only",
+            "auth": [{JWT_SCHEME: []}],
+        },
+    },
+    "django_tokenkit.views.api_tokens.APITokenDetailView": {
+        "delete": lambda: {
+            "responses": {
+                204: OpenApiResponse(description="The API token is revoked."),
+                **error_responses(401, 403, 404, 503),
+            },
+            "summary": "Revoke one of the caller's API tokens",
+            "auth": [{JWT_SCHEME: []}],
+        },
+    },
+    "django_tokenkit.views.api_tokens.APITokenRotateView": {
+        "post": lambda: {
+            "request": APITokenRotateSerializer,
+            "responses": {
+                201: APITokenSecretSerializer,
+                **error_responses(400, 401, 403, 404, 503),
+            },
+            "summary": "Replace an API token; the old one ends after the grace period",
+            "auth": [{JWT_SCHEME: []}],
+        },
+    },
 }
 
 #: The registered extensions, by view path (defining them registered them).
 VIEW_EXTENSIONS = {
-    dotted: _view_extension(dotted, method, schema)
-    for dotted, (method, schema) in VIEW_SCHEMAS.items()
+    dotted: _view_extension(dotted, schemas) for dotted, schemas in VIEW_SCHEMAS.items()
 }
