@@ -154,8 +154,10 @@ class APITokenSerializer(serializers.Serializer[Any]):
     hint = serializers.CharField(read_only=True)
     scopes = serializers.ListField(child=serializers.CharField(), read_only=True)
     created = serializers.DateTimeField(source="created_at", read_only=True)
-    expires_at = serializers.DateTimeField(read_only=True)
-    last_used_at = serializers.DateTimeField(read_only=True)
+    #: null: never expires (chosen explicitly at creation).
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    #: null: not used yet.
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class TokenFormSerializer(serializers.Serializer[Any]):

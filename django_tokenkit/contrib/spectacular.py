@@ -128,10 +128,18 @@ class IntrospectionSerializer(serializers.Serializer[Any]):
 
 
 #: A 400: DRF's field-keyed lists, or ``{"detail", "code"}`` for an unreadable body.
+#: DRF's validation errors: a message or a list of them per field, and for a
+#: list field (``scopes``) an object of those per failing index.
+_FIELD_ERRORS: dict[str, Any] = {
+    "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+}
 BAD_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        "oneOf": [
+            *_FIELD_ERRORS["oneOf"],
+            {"type": "object", "additionalProperties": _FIELD_ERRORS},
+        ]
     },
 }
 
