@@ -8,6 +8,7 @@ request can trip over it. Servers such as gunicorn do not run checks: run
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,7 +87,13 @@ CLIENT_SIDE_CACHING = _register(
     "tokenkit.W005", "the tokenkit cache uses redis-py's client-side caching"
 )
 LEASE_NEEDS_REDIS = _register(
-    "tokenkit.E009", "REVOCATION_LEASE is set but the tokenkit cache is not django-redis"
+    "tokenkit.E009",
+    "REVOCATION_LEASE is set but the tokenkit cache is not Redis "
+    "(django-redis or Django's RedisCache)",
+)
+REDIS_REPLICAS = _register(
+    "tokenkit.E010",
+    "the tokenkit cache is Redis with several servers, so reads may go to a lagging replica",
 )
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
@@ -100,8 +107,12 @@ ZERO_ALLOWED = frozenset(
 OPTIONAL_DURATIONS = frozenset(
     {"SESSION_IDLE_TIMEOUT", "REVOCATION_LEASE", "API_TOKEN_MAX_LIFETIME"}
 )
-#: The backend the revocation lease publishes and subscribes through.
+#: django-redis's backend.
 DJANGO_REDIS_BACKEND = "django_redis.cache.RedisCache"
+#: Django's own Redis backend (Django 4.0+).
+BUILTIN_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+#: The backends :func:`django_tokenkit.cache.redis_client` reaches Redis through.
+REDIS_BACKENDS = (DJANGO_REDIS_BACKEND, BUILTIN_REDIS_BACKEND)
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -317,6 +328,25 @@ def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[
     return messages
 
 
+def redis_server_count(config: dict[str, Any]) -> int:
+    """How many servers a Redis cache configuration reads from, as its backend counts them.
+
+    Both backends take ``LOCATION`` as a list or a string of comma-separated
+    URLs (Django's also splits on ``;``). django-redis's ``SentinelClient``
+    turns one URL into two: the primary and a replica it reads from.
+    """
+    location = config.get("LOCATION") or ""
+    is_django_redis = config.get("BACKEND") == DJANGO_REDIS_BACKEND
+    if not isinstance(location, str):
+        return len(list(location))
+    separators = "," if is_django_redis else "[;,]"
+    servers = [server for server in re.split(separators, location) if server]
+    client_class = str((config.get("OPTIONS") or {}).get("CLIENT_CLASS", ""))
+    if is_django_redis and client_class.endswith("SentinelClient"):
+        return 2 * len(servers)
+    return len(servers)
+
+
 def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """The configured cache exists and, in production, is shared between processes."""
     raw = getattr(settings, "TOKENKIT", None) or {}
@@ -330,15 +360,27 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
                 f"TOKENKIT['CACHE_ALIAS'] is {alias!r}, but CACHES has no such cache.",
             )
         ]
-    backend = caches_setting[alias].get("BACKEND", "")
-    if raw.get("REVOCATION_LEASE") is not None and backend != DJANGO_REDIS_BACKEND:
+    config = caches_setting[alias]
+    backend = config.get("BACKEND", "")
+    if raw.get("REVOCATION_LEASE") is not None and backend not in REDIS_BACKENDS:
         return [
             LEASE_NEEDS_REDIS.message(
                 f"TOKENKIT['REVOCATION_LEASE'] is set, but the tokenkit cache {alias!r} uses "
-                f"{backend or 'no backend'}; the lease needs Redis publish/subscribe through "
-                "django-redis.",
-                hint=f"Point CACHE_ALIAS at a {DJANGO_REDIS_BACKEND} cache, or remove "
-                "REVOCATION_LEASE.",
+                f"{backend or 'no backend'}; the lease needs Redis publish/subscribe.",
+                hint="Point CACHE_ALIAS at a Redis cache (" + " or ".join(REDIS_BACKENDS) + "), "
+                "or remove REVOCATION_LEASE.",
+            )
+        ]
+    if backend in REDIS_BACKENDS and redis_server_count(config) > 1:
+        return [
+            REDIS_REPLICAS.message(
+                f"The tokenkit cache {alias!r} names several Redis servers; both Redis "
+                "backends write to the first and read from the others, so a revocation "
+                "written to the primary could be read back as 'not revoked' from a "
+                "replica that has not caught up.",
+                hint="Give tokenkit a cache alias whose LOCATION is the primary alone, and "
+                "point CACHE_ALIAS at it (see the deployment guide).",
+                obj="settings.CACHES",
             )
         ]
     if not settings.DEBUG and backend in PER_PROCESS_CACHES:

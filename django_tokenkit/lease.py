@@ -1,10 +1,10 @@
 """The revocation lease: repeat requests answered without a cache round trip.
 
 Off by default. With ``TOKENKIT["REVOCATION_LEASE"]`` set (say 50 ms) and a
-django-redis cache, each process keeps the revocation state and user it has
-resolved for a session, and answers the next request of that session from
-memory, while still refusing, on every process, the first request that
-arrives after a revocation has returned.
+Redis cache (django-redis or Django's RedisCache), each process keeps the
+revocation state and user it has resolved for a session, and answers the
+next request of that session from memory, while still refusing, on every
+process, the first request that arrives after a revocation has returned.
 
 How the guarantee is kept, with no synchronised clocks:
 
@@ -44,12 +44,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from django_tokenkit.cache import get_cache, namespaced
+from django_tokenkit.cache import get_cache, namespaced, redis_client
 from django_tokenkit.conf import SOURCE_SETTINGS, tokenkit_settings
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +80,14 @@ def channel_name() -> str:
     return get_cache().make_key(namespaced("revocations"))
 
 
-def _redis(alias: str) -> Any:
-    """django-redis's own client for ``alias``; imported late, as django-redis is optional."""
-    from django_redis import get_redis_connection  # type: ignore[import-untyped]
-
-    return get_redis_connection(alias)
+def _redis(alias: str) -> redis.Redis:
+    """The primary's redis-py client of the cache ``alias`` (check E009 makes it Redis)."""
+    client = redis_client(write=True, alias=alias)
+    if client is None:
+        raise ImproperlyConfigured(
+            f"TOKENKIT['REVOCATION_LEASE'] needs a Redis cache; {alias!r} is not one."
+        )
+    return client
 
 
 class LocalState:
@@ -217,7 +224,8 @@ class Subscriber:
 
     def _listen(self) -> None:
         interval = self.state.lease_seconds / PINGS_PER_LEASE
-        pubsub = _redis(self.cache_alias).pubsub(ignore_subscribe_messages=True)
+        client = _redis(self.cache_alias)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self.channel)
             # A pool with a retry policy reconnects and resubscribes inside

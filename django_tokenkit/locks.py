@@ -7,7 +7,11 @@ optimisation, never the guarantee: the refresh's conditional ``UPDATE`` in
 the database decides which request rotates, so an expired, lost or
 unavailable lock can cost time but never a second rotation.
 
-- django-redis: its ``cache.lock()`` (a Redis lock with an expiry).
+- Redis (django-redis or Django's RedisCache): a Redis lock on the primary,
+  redis-py's own :class:`redis.lock.Lock` - ``SET key token NX PX`` with a
+  random token, so it expires on its own, released by a script that deletes
+  the key only if it still holds this owner's token, so a holder whose lock
+  expired never frees the next holder's.
 - local-memory cache: a ``threading.Lock`` per name; that cache is itself
   per process, so a process-wide lock is exactly as shared as the data.
 - any other backend: ``cache.add()`` of a marker, polled until it is gone.
@@ -21,12 +25,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.cache import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
+from django_tokenkit.cache import cache_key, get_cache, redis_client, warn_cache_unavailable
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ def single_flight(name: str) -> Iterator[bool]:
     """
     try:
         cache = get_cache()
+        client = None if isinstance(cache, LocMemCache) else redis_client(write=True)
     except Exception as error:
         warn_cache_unavailable("refresh lock", error)
         yield False
@@ -57,8 +65,9 @@ def single_flight(name: str) -> Iterator[bool]:
     if isinstance(cache, LocMemCache):
         with _local_lock(key) as held:
             yield held
-    elif callable(getattr(cache, "lock", None)):
-        with _redis_lock(cache, key) as held:
+    elif client is not None:
+        # The backend's own key (KEY_PREFIX, VERSION), as its other keys.
+        with _redis_lock(client, cache.make_key(key)) as held:
             yield held
     else:
         with _marker_lock(cache, key) as held:
@@ -81,9 +90,9 @@ def _local_lock(key: str) -> Iterator[bool]:
 
 
 @contextmanager
-def _redis_lock(cache: Any, key: str) -> Iterator[bool]:
+def _redis_lock(client: redis.Redis, key: str) -> Iterator[bool]:
     try:
-        lock = cache.lock(
+        lock = client.lock(
             key, timeout=LOCK_TIMEOUT, blocking_timeout=WAIT_TIMEOUT, sleep=POLL_INTERVAL
         )
         held = bool(lock.acquire(blocking=True))

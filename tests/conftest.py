@@ -5,18 +5,21 @@ Plain helper functions and constants are in :mod:`tests.helpers`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from rest_framework.test import APIClient
 
 from django_tokenkit import api_token_store, outbox, tokens
 from django_tokenkit.services import api_tokens as api_token_services
 from tests.e2e import SharedServices, shared_services
+from tests.faults import REDIS_SERVER, PrivateRedis, free_port
 from tests.helpers import FROZEN_AT, PASSWORD, login
+from tests.redis_backends import REDIS_ALIAS, REDIS_BACKENDS, redis_cache_config
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +96,34 @@ def e2e_services() -> Iterator[SharedServices]:
     """
     with shared_services() as services:
         yield services
+
+
+@pytest.fixture(scope="session")
+def redis_location() -> Iterator[str]:
+    """``REDIS_URL`` in the services half; elsewhere a private ``redis-server``."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    if REDIS_SERVER is None:
+        pytest.skip("needs REDIS_URL or the redis-server binary")
+    server = PrivateRedis(port=free_port())
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=sorted(REDIS_BACKENDS))
+def redis_cache(request: Any, settings: Any, redis_location: str) -> Iterator[BaseCache]:
+    """tokenkit's cache is Redis through each supported backend in turn, emptied around."""
+    settings.CACHES = {
+        **settings.CACHES,
+        REDIS_ALIAS: redis_cache_config(REDIS_BACKENDS[request.param], redis_location),
+    }
+    settings.TOKENKIT = {**settings.TOKENKIT, "CACHE_ALIAS": REDIS_ALIAS}
+    cache = caches[REDIS_ALIAS]
+    cache.clear()
+    yield cache
+    cache.clear()

@@ -34,6 +34,9 @@ SHARED_CACHE = {
     "LOCATION": "redis://127.0.0.1:6379/3",
 }
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+MEMCACHED = "django.core.cache.backends.memcached.PyMemcacheCache"
+DJANGO_REDIS = "django_redis.cache.RedisCache"
+BUILTIN_REDIS = "django.core.cache.backends.redis.RedisCache"
 #: A configuration every check accepts; failing cases change one thing in it.
 CLEAN_TOKENKIT = {"SIGNING_KEYS": [STRONG_KEY], "CACHE_ALIAS": "tokenkit"}
 
@@ -126,12 +129,19 @@ FAILING: dict[str, dict[str, Any]] = {
         },
     },
     "tokenkit.E009": {
-        "tokenkit": {"CACHE_ALIAS": "builtin", "REVOCATION_LEASE": 0.05},
+        "tokenkit": {"CACHE_ALIAS": "memcached", "REVOCATION_LEASE": 0.05},
         "CACHES": {
             "default": {"BACKEND": LOCMEM},
-            "builtin": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": "redis://127.0.0.1:6379/3",
+            "memcached": {"BACKEND": MEMCACHED, "LOCATION": "127.0.0.1:11211"},
+        },
+    },
+    "tokenkit.E010": {
+        "tokenkit": {},
+        "CACHES": {
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {
+                **SHARED_CACHE,
+                "LOCATION": ["redis://primary:6379/3", "redis://replica:6379/3"],
             },
         },
     },
@@ -761,8 +771,15 @@ def test_check_cache_plain_pool_options_pass(settings: Any) -> None:
 # E009 and E003: the revocation lease ------------------------------------------------------
 
 
-def test_check_cache_revocation_lease_on_django_redis_passes(settings: Any) -> None:
-    configure(settings, {"REVOCATION_LEASE": timedelta(milliseconds=50)})
+@pytest.mark.parametrize("backend", [DJANGO_REDIS, BUILTIN_REDIS])
+def test_check_cache_revocation_lease_on_either_redis_backend_passes(
+    settings: Any, backend: str
+) -> None:
+    configure(
+        settings,
+        {"REVOCATION_LEASE": timedelta(milliseconds=50)},
+        CACHES={"default": {"BACKEND": LOCMEM}, "tokenkit": {**SHARED_CACHE, "BACKEND": backend}},
+    )
 
     assert run_checks() == []
 
@@ -782,3 +799,128 @@ def test_check_cache_revocation_lease_on_local_memory_is_e009(settings: Any) -> 
     )
 
     assert ids(run_checks()) == ["tokenkit.E009"]
+
+
+@pytest.mark.parametrize(
+    "backend", [LOCMEM, MEMCACHED, "django.core.cache.backends.db.DatabaseCache"]
+)
+def test_check_cache_revocation_lease_on_a_cache_that_is_not_redis_is_e009(
+    settings: Any, backend: str
+) -> None:
+    configure(
+        settings,
+        {"REVOCATION_LEASE": 0.05},
+        CACHES={"default": {"BACKEND": LOCMEM}, "tokenkit": {"BACKEND": backend, "LOCATION": "x"}},
+    )
+
+    messages = run_checks()
+
+    assert ids(messages) == ["tokenkit.E009"]
+    assert DJANGO_REDIS in (messages[0].hint or "")
+    assert BUILTIN_REDIS in (messages[0].hint or "")
+
+
+# E010: replicas ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", [DJANGO_REDIS, BUILTIN_REDIS])
+@pytest.mark.parametrize(
+    "location",
+    [
+        ["redis://primary:6379/3", "redis://replica:6379/3"],
+        ("redis://primary:6379/3", "redis://replica:6379/3"),
+        "redis://primary:6379/3,redis://replica:6379/3",
+    ],
+    ids=["list", "tuple", "comma_separated"],
+)
+def test_check_cache_redis_with_replicas_is_e010(
+    settings: Any, backend: str, location: Any
+) -> None:
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {"BACKEND": backend, "LOCATION": location},
+        },
+    )
+
+    messages = run_checks()
+
+    assert ids(messages) == ["tokenkit.E010"]
+    assert "CACHE_ALIAS" in (messages[0].hint or "")
+
+
+def test_check_cache_builtin_redis_with_semicolon_separated_replicas_is_e010(
+    settings: Any,
+) -> None:
+    location = "redis://primary:6379/3;redis://replica:6379/3"
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {"BACKEND": BUILTIN_REDIS, "LOCATION": location},
+        },
+    )
+
+    assert ids(run_checks()) == ["tokenkit.E010"]
+
+
+def test_check_cache_django_redis_sentinel_client_reads_a_replica_is_e010(settings: Any) -> None:
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {
+                **SHARED_CACHE,
+                "LOCATION": "redis://mymaster/3",
+                "OPTIONS": {"CLIENT_CLASS": "django_redis.client.SentinelClient"},
+            },
+        },
+    )
+
+    assert ids(run_checks()) == ["tokenkit.E010"]
+
+
+@pytest.mark.parametrize("backend", [DJANGO_REDIS, BUILTIN_REDIS])
+@pytest.mark.parametrize(
+    "location", ["redis://primary:6379/3", ["redis://primary:6379/3"]], ids=["string", "list"]
+)
+def test_check_cache_redis_with_one_server_passes(
+    settings: Any, backend: str, location: Any
+) -> None:
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {"BACKEND": backend, "LOCATION": location},
+        },
+    )
+
+    assert run_checks() == []
+
+
+def test_check_cache_replicas_of_another_alias_pass(settings: Any) -> None:
+    replicas = ["redis://primary:6379/0", "redis://replica:6379/0"]
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "site": {"BACKEND": BUILTIN_REDIS, "LOCATION": replicas},
+            "tokenkit": SHARED_CACHE,
+        },
+    )
+
+    assert run_checks() == []
+
+
+def test_check_cache_memcached_with_several_servers_passes(settings: Any) -> None:
+    """Memcached shards keys over its servers; no server holds a stale copy to read."""
+    configure(
+        settings,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {"BACKEND": MEMCACHED, "LOCATION": ["10.0.0.1:11211", "10.0.0.2:11211"]},
+        },
+    )
+
+    assert run_checks() == []

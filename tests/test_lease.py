@@ -32,6 +32,7 @@ from django_tokenkit.lease import LocalState
 from django_tokenkit.models import RevokeReason
 from tests.faults import REDIS_SERVER, PrivateRedis, free_port
 from tests.helpers import assert_unauthorized, login, whoami
+from tests.redis_backends import REDIS_BACKENDS, redis_cache_config
 
 LOGOUT_URL = "/api/auth/logout/"
 REFRESH_URL = "/api/auth/token/refresh/"
@@ -169,26 +170,29 @@ def private_redis() -> Iterator[PrivateRedis]:
         server.stop()
 
 
-def use_private_lease_cache(settings: Any, server: PrivateRedis, **pool_kwargs: Any) -> None:
+@pytest.fixture(params=sorted(REDIS_BACKENDS))
+def lease_backend(request: Any) -> str:
+    """Each Redis backend the lease works through: django-redis and Django's RedisCache."""
+    return REDIS_BACKENDS[request.param]
+
+
+def use_private_lease_cache(
+    settings: Any, server: PrivateRedis, backend: str, **pool_kwargs: Any
+) -> None:
     """Point the "lease" cache at ``server`` and turn the lease on through it."""
-    options: dict[str, Any] = {"SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2}
-    if pool_kwargs:
-        options["CONNECTION_POOL_KWARGS"] = pool_kwargs
     settings.CACHES = {
         **settings.CACHES,
-        "lease": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": options,
-        },
+        "lease": redis_cache_config(backend, server.url, timeout=0.2, **pool_kwargs),
     }
     settings.TOKENKIT = {**settings.TOKENKIT, "CACHE_ALIAS": "lease", "REVOCATION_LEASE": LEASE}
 
 
 @pytest.fixture
-def lease_on(private_redis: PrivateRedis, settings: Any) -> Iterator[PrivateRedis]:
-    """``REVOCATION_LEASE`` on, through a django-redis cache on the private server."""
-    use_private_lease_cache(settings, private_redis)
+def lease_on(
+    private_redis: PrivateRedis, settings: Any, lease_backend: str
+) -> Iterator[PrivateRedis]:
+    """``REVOCATION_LEASE`` on, through a Redis cache (each backend) on the private server."""
+    use_private_lease_cache(settings, private_redis, lease_backend)
     try:
         yield private_redis
     finally:
@@ -739,12 +743,13 @@ def test_lost_subscription_empties_the_memory(
 @needs_redis_server
 def test_lost_subscription_empties_the_memory_with_a_retrying_connection_pool(
     private_redis: PrivateRedis,
+    lease_backend: str,
     settings: Any,
     raw_redis: redis.Redis,
     api_client: APIClient,
     user: Any,
 ) -> None:
-    use_private_lease_cache(settings, private_redis, retry_on_timeout=True)
+    use_private_lease_cache(settings, private_redis, lease_backend, retry_on_timeout=True)
     try:
         access = login(api_client)["access"]
         state = valid_lease()
