@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_tokenkit.views import sessions, tokens
+from django_tokenkit.views import jwks, sessions, tokens
 
 app_name = "tokenkit"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path(
         "sessions/<uuid:session_id>/", sessions.SessionDetailView.as_view(), name="session_detail"
     ),
+    path(".well-known/jwks.json", jwks.JWKSView.as_view(), name="jwks"),
 ]
