@@ -114,11 +114,14 @@ def contender_settings(contender: Contender) -> Iterator[None]:
     if contender.cache_alias is None:
         yield
         return
+    from benchmarks.environment import tokenkit_keys
+
     with override_settings(
         TOKENKIT={
             **settings.TOKENKIT,
             "CACHE_ALIAS": contender.cache_alias,
             "REVOCATION_LEASE": contender.revocation_lease,
+            **tokenkit_keys(contender.algorithm),
         }
     ):
         if contender.revocation_lease is not None:

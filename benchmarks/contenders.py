@@ -37,6 +37,14 @@ class Contender:
     #: package's installation instructions have them; authenticate() (1.)
     #: calls ``authentication`` alone.
     before: tuple[str, ...] = ()
+    #: The JWS algorithm its tokens are signed with (the keys: benchmarks/keys.py).
+    algorithm: str = "HS256"
+
+    @property
+    def token_source(self) -> str:
+        """Which minted tokens it is sent: the issuer's, for its algorithm."""
+        assert self.issuer is not None
+        return self.issuer if self.algorithm == "HS256" else f"{self.issuer}-{self.algorithm}"
 
 
 FLOOR = "none"
@@ -148,6 +156,42 @@ CONTENDERS: dict[str, Contender] = {
         ),
     )
 }
+
+#: tokenkit and simplejwt with each asymmetric algorithm: steady state (tokenkit
+#: remembers verified tokens), first sight (every call verifies the signature)
+#: and simplejwt's stock JWTAuthentication with that algorithm's PEM keys.
+for _algorithm in ("RS256", "ES256", "EdDSA"):
+    _suffix = _algorithm.lower()
+    for _contender in (
+        Contender(
+            name=f"tokenkit-redis-{_suffix}",
+            label=f"tokenkit JWTAuthentication, Redis, {_algorithm}",
+            authentication="django_tokenkit.authentication.JWTAuthentication",
+            issuer="tokenkit",
+            cache_alias="redis",
+            algorithm=_algorithm,
+            checks=f"as tokenkit-redis, tokens signed with {_algorithm} (key parsed once)",
+        ),
+        Contender(
+            name=f"tokenkit-redis-first-sight-{_suffix}",
+            label=f"tokenkit JWTAuthentication, Redis, {_algorithm}, every token new",
+            authentication="benchmarks.project.reference.FirstSightJWTAuthentication",
+            issuer="tokenkit",
+            cache_alias="redis",
+            algorithm=_algorithm,
+            checks=f"as tokenkit-redis-{_suffix}, the {_algorithm} signature verified on "
+            "every call (worst case)",
+        ),
+        Contender(
+            name=f"simplejwt-{_suffix}",
+            label=f"simplejwt JWTAuthentication, {_algorithm}",
+            authentication=f"benchmarks.project.reference.SimpleJWT{_algorithm}Authentication",
+            issuer="simplejwt",
+            algorithm=_algorithm,
+            checks=f"as simplejwt, with SIGNING_KEY/VERIFYING_KEY the {_algorithm} PEM keys",
+        ),
+    ):
+        CONTENDERS[_contender.name] = _contender
 
 #: The contenders of the refresh race (the others have no refresh, or the
 #: same one as a contender listed here).

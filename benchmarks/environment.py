@@ -118,7 +118,7 @@ class Credentials:
         if contender.issuer is None:
             # The floor receives the same header as tokenkit and ignores it.
             return [f"Bearer {token}" for token in self.tokens["tokenkit"]]
-        return [f"{contender.scheme} {token}" for token in self.tokens[contender.issuer]]
+        return [f"{contender.scheme} {token}" for token in self.tokens[contender.token_source]]
 
 
 def create_users(count: int = USER_COUNT, prefix: str = "user") -> list[Any]:
@@ -143,9 +143,13 @@ def issue_credentials(users: list[Any]) -> Credentials:
     Each user also gets a tokenkit API token, created by the service that
     the ``api-tokens/`` endpoint calls.
     """
+    from django.conf import settings
+    from django.test import override_settings
     from knox.models import AuthToken
     from rest_framework_simplejwt.tokens import RefreshToken
 
+    from benchmarks import keys
+    from benchmarks.project import reference
     from django_tokenkit import services
     from django_tokenkit.services import api_tokens
 
@@ -157,7 +161,21 @@ def issue_credentials(users: list[Any]) -> Credentials:
         )
         tokens["simplejwt"].append(str(RefreshToken.for_user(user).access_token))
         tokens["knox"].append(AuthToken.objects.create(user)[1])
+    for algorithm in keys.ASYMMETRIC:
+        with override_settings(TOKENKIT={**settings.TOKENKIT, **tokenkit_keys(algorithm)}):
+            tokens[f"tokenkit-{algorithm}"] = [services.login(user).access for user in users]
+        access_class = reference.SIMPLEJWT_ACCESS_TOKENS[algorithm]
+        tokens[f"simplejwt-{algorithm}"] = [str(access_class.for_user(user)) for user in users]
     return Credentials(user_ids=[user.pk for user in users], tokens=tokens)
+
+
+def tokenkit_keys(algorithm: str) -> dict[str, Any]:
+    """The ``TOKENKIT`` entries that sign with ``algorithm`` (its key as a file path)."""
+    from benchmarks import keys
+
+    if algorithm == "HS256":
+        return {}
+    return {"ALGORITHM": algorithm, "SIGNING_KEYS": [str(keys.private_path(algorithm))]}
 
 
 # --- servers -----------------------------------------------------------------

@@ -63,6 +63,7 @@ def targets(
     for name in TOKENKIT_TARGETED:
         found += _contender_targets(name, authenticate, throughput)
     found += _api_token_targets(authenticate, throughput)
+    found += _algorithm_targets(authenticate)
     if race:
         for result in race:
             if result.contender.name == TOKENKIT and result.k == 50:
@@ -79,6 +80,26 @@ def targets(
                         and all(r.live_refresh_tokens == 1 for r in result.rounds),
                     )
                 )
+    return found
+
+
+def _algorithm_targets(authenticate: Sequence[AuthenticateResult] | None) -> list[Target]:
+    """Issue 15: the asymmetric verify cost stays under simplejwt's HS256 per-request cost."""
+    found: list[Target] = []
+    by_name = _by_name(authenticate or [])
+    hs256 = by_name.get(SIMPLEJWT)
+    for algorithm in ("RS256", "ES256", "EdDSA"):
+        first = by_name.get(f"tokenkit-redis-first-sight-{algorithm.lower()}")
+        if first and hs256:
+            ratio = median(paired_ratios(first.per_call_us, hs256.per_call_us))
+            found.append(
+                Target(
+                    f"{algorithm}: tokenkit verifying every call < simplejwt HS256 per call",
+                    f"{ratio:.2f}× ({median(first.per_call_us):.0f} µs vs "
+                    f"{median(hs256.per_call_us):.0f} µs)",
+                    ratio < 1,
+                )
+            )
     return found
 
 
@@ -303,6 +324,66 @@ def race_table(results: Sequence[RaceResult], rounds: int) -> list[str]:
     )
 
 
+ALGORITHMS = ("RS256", "ES256", "EdDSA")
+
+
+def algorithms_table(
+    authenticate: Sequence[AuthenticateResult], throughput: Sequence[ThroughputResult]
+) -> list[str]:
+    """Per algorithm: tokenkit (steady, first sight) beside simplejwt with that algorithm."""
+    auth, load = _by_name(authenticate), _by_name(throughput)
+    rows = []
+    for algorithm in ("HS256", *ALGORITHMS):
+        suffix = "" if algorithm == "HS256" else f"-{algorithm.lower()}"
+        steady = auth.get(f"tokenkit-redis{suffix}")
+        first = auth.get(f"tokenkit-redis-first-sight{suffix}")
+        theirs = auth.get(f"simplejwt{suffix}")
+        hs256 = auth.get(SIMPLEJWT)
+        served, served_theirs = load.get(f"tokenkit-redis{suffix}"), load.get(f"simplejwt{suffix}")
+        if not (steady or first or served):
+            continue
+
+        def us(result: Any) -> str:
+            return f"{median(result.per_call_us):.1f}" if result else "—"
+
+        def ratio(ours: Any, other: Any, attribute: str = "per_call_us") -> str:
+            if not ours or not other:
+                return "—"
+            return ratio_cell(paired_ratios(getattr(ours, attribute), getattr(other, attribute)))
+
+        rows.append(
+            [
+                algorithm,
+                us(steady),
+                us(first),
+                us(theirs),
+                ratio(steady, theirs),
+                ratio(first, theirs),
+                ratio(first, hs256),
+                f"{median(served.rps):.0f}" if served else "—",
+                f"{median(served_theirs.rps):.0f}" if served_theirs else "—",
+                ratio(served, served_theirs, "rps"),
+            ]
+        )
+    if not rows:
+        return []
+    return _table(
+        [
+            "algorithm",
+            "tokenkit steady µs",
+            "tokenkit first sight µs",
+            "simplejwt µs",
+            "steady × simplejwt",
+            "first sight × simplejwt",
+            "first sight × simplejwt HS256",
+            "tokenkit req/s",
+            "simplejwt req/s",
+            "req/s × simplejwt",
+        ],
+        rows,
+    )
+
+
 def targets_table(found: Sequence[Target]) -> list[str]:
     rows = [
         [
@@ -322,6 +403,7 @@ def render(
     authenticate: Sequence[AuthenticateResult] | None,
     throughput: Sequence[ThroughputResult] | None,
     race: Sequence[RaceResult] | None,
+    key_parsing: Sequence[Any] | None = None,
 ) -> str:
     lines = [f"# {title}", ""]
     lines += ["| | |", "|---|---|"]
@@ -344,6 +426,39 @@ def render(
         lines += ["## 2. `GET /api/me/` end to end", ""]
         lines += [meta["throughput"], ""]
         lines += throughput_table(throughput)
+        lines += [""]
+    if authenticate or throughput:
+        algorithm_lines = algorithms_table(authenticate or [], throughput or [])
+        if algorithm_lines:
+            lines += ["## Algorithms: tokenkit beside simplejwt with the same algorithm", ""]
+            lines += [
+                "`steady` is tokenkit as deployed (a process remembers tokens it verified); "
+                "`first sight` verifies the signature on every call. Ratios are against "
+                "simplejwt configured with the same algorithm and PEM keys, and against "
+                "simplejwt's HS256 path.",
+                "",
+            ]
+            lines += algorithm_lines
+            lines += [""]
+    if key_parsing:
+        lines += ["## 4. Key parsing in the steady state", ""]
+        lines += [
+            "cProfile over prepared `authenticate()` calls with warm caches: PEM parses "
+            "(cryptography's `load_pem_*`) per call, and their share of the profiled time.",
+            "",
+        ]
+        lines += _table(
+            ["contender", "calls profiled", "PEM parses per call", "share of time"],
+            [
+                [
+                    f"`{r.contender.name}`",
+                    str(r.calls),
+                    f"{r.pem_parses_per_call:g}",
+                    f"{r.parse_share:.1%}",
+                ]
+                for r in key_parsing
+            ],
+        )
         lines += [""]
     if race:
         lines += ["## 3. Concurrent refresh with one refresh token", ""]

@@ -30,7 +30,7 @@ from benchmarks.environment import ServerShape
 from benchmarks.throughput import LoadShape
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-MEASUREMENTS = ("authenticate", "throughput", "race")
+MEASUREMENTS = ("authenticate", "keyparse", "throughput", "race")
 RACE_KS = (2, 10, 50)
 
 #: Two cores: two worker processes keep both busy, four threads each overlap
@@ -113,11 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     shape = load_shape(args)
     environment.check_services()
+    from benchmarks import keys
+
+    keys.ensure_keys()
     started = datetime.now(timezone.utc)
     say(f"Benchmark database {environment.database_url()}, Redis {environment.redis_url()}")
     environment.create_database()
     environment.flush_redis()
-    auth_results = throughput_results = race_results = None
+    auth_results = throughput_results = race_results = parse_results = None
     try:
         environment.setup_django()
         environment.migrate()
@@ -139,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 progress=say,
             )
+
+        if "keyparse" in args.only:
+            from benchmarks import key_parsing
+
+            say("4. key parsing in the steady state (cProfile)")
+            parse_results = key_parsing.measure(contenders, credentials, progress=say)
 
         with tempfile.TemporaryDirectory(prefix="tokenkit-bench-") as scratch:
             work = Path(scratch)
@@ -163,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 latency_after["postgres_select_us"],
             )
         )
-        write_results(args, meta, started, auth_results, throughput_results, race_results)
+        write_results(
+            args, meta, started, auth_results, throughput_results, race_results, parse_results
+        )
     finally:
         from django.db import connections
 
@@ -279,6 +290,7 @@ def write_results(
     auth_results: Any,
     throughput_results: Any,
     race_results: Any,
+    parse_results: Any = None,
 ) -> None:
     from benchmarks import report
 
@@ -291,6 +303,7 @@ def write_results(
         authenticate=auth_results,
         throughput=throughput_results,
         race=race_results,
+        key_parsing=parse_results,
     )
     markdown = args.output / f"{stem}.md"
     markdown.write_text(text)
@@ -299,6 +312,7 @@ def write_results(
         "authenticate": [_plain(r) for r in auth_results or []],
         "throughput": [_plain(r) for r in throughput_results or []],
         "race": [_plain(r) for r in race_results or []],
+        "key_parsing": [_plain(r) for r in parse_results or []],
     }
     (args.output / f"{stem}.json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
     say("")

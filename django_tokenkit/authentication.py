@@ -34,6 +34,7 @@ from django_tokenkit import (
     revocation,
     tokens,
     users,
+    verifying,
 )
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
@@ -285,3 +286,44 @@ def api_token_holder(raw: str) -> tuple[AbstractBaseUser, api_token_store.APITok
     ``TokenExpired``.
     """
     return _api_token_user(raw)
+
+
+class JWKSAuthentication(BaseAuthentication):
+    """Authenticate an access token another service issued, with its published keys.
+
+    For a verifying service: ``TOKENKIT['JWKS_URL']`` names the issuer's
+    ``.well-known/jwks.json``, and ``ISSUER`` / ``AUDIENCE`` (when set) must
+    match the token's ``iss`` / ``aud`` exactly. The token's ``typ``,
+    ``token_type`` and every claim are checked as on the issuer. With
+    ``JWKS_CHECK_REVOCATION`` on, the shared cache (the issuer's Redis)
+    is asked whether the token or its session is revoked; an unreachable
+    cache is then a 503. ``request.user`` is a
+    :class:`~django_tokenkit.verifying.TokenUser` unless :meth:`get_user`
+    is overridden; ``request.auth`` the verified
+    :class:`~django_tokenkit.tokens.Token`.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        with authentication_errors(request, "JWKS"):
+            raw = credentials_from_header(header)
+            if raw is None or raw.startswith(API_TOKEN_PREFIX):
+                return None
+            resolver = verifying.get_client().keys_for
+            token = tokens.decode(raw, tokens.ACCESS, resolver=resolver)
+            if tokenkit_settings.jwks_check_revocation:
+                found = revocation.fetch(revocation.lookup_keys(token))
+                if found is None:
+                    raise ServiceUnavailable("The revocation cache cannot be reached.")
+                if revocation.revoked_in_cache(token, found):
+                    raise TokenRevoked()
+        return self.get_user(token), token
+
+    def get_user(self, token: Token) -> Any:
+        """``request.user`` for ``token``: a :class:`~django_tokenkit.verifying.TokenUser`."""
+        return verifying.TokenUser(token)
+
+    def authenticate_header(self, request: Request) -> str:
+        return bearer_challenge(request)

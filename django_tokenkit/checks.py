@@ -95,6 +95,32 @@ REDIS_REPLICAS = _register(
     "tokenkit.E010",
     "the tokenkit cache is Redis with several servers, so reads may go to a lagging replica",
 )
+PUBLIC_KEY_AS_SECRET = _register(
+    "tokenkit.E011", "an HMAC key is a public or PEM key (anyone holding it could sign)"
+)
+WEAK_RSA_KEY = _register("tokenkit.E012", "an RS256 key has fewer than 2048 bits")
+KEY_ALGORITHM_MISMATCH = _register(
+    "tokenkit.E013", "a key is not of its algorithm's type (RSA, P-256, Ed25519)"
+)
+VERIFY_ONLY_SIGNING_KEY = _register(
+    "tokenkit.E014", "the first SIGNING_KEYS entry, the one that signs, is a public key"
+)
+UNREADABLE_KEY = _register(
+    "tokenkit.E015",
+    "an asymmetric key is not unencrypted PEM text or a readable PEM file, or is missing",
+)
+
+#: The check id of each problem :func:`django_tokenkit.keys.inspect_keys` reports.
+KEY_PROBLEM_IDS: dict[str, CheckId] = {
+    "unsupported_algorithm": UNSUPPORTED_ALGORITHM,
+    "short": SHORT_KEY,
+    "public_as_secret": PUBLIC_KEY_AS_SECRET,
+    "unreadable": UNREADABLE_KEY,
+    "weak_rsa": WEAK_RSA_KEY,
+    "mismatch": KEY_ALGORITHM_MISMATCH,
+    "verify_only_first": VERIFY_ONLY_SIGNING_KEY,
+    "duplicate_kid": DUPLICATE_KID,
+}
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
 CHECK_IDS = {check_id: entry.title for check_id, entry in REGISTRY.items()}
@@ -196,7 +222,13 @@ def _is_warning_list(value: object) -> bool:
         return False
 
 
+def _is_optional_http_url(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.startswith(("https://", "http://")))
+
+
 VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "JWKS_URL": (_is_optional_http_url, "None or an http(s) URL"),
+    "JWKS_CHECK_REVOCATION": (_is_bool, "True or False"),
     "ALGORITHM": (_is_str, "a string such as 'HS256'"),
     "SIGNING_KEYS": (keys.is_key_list, 'None or a non-empty list of str or {"kid", "key"} dicts'),
     "ISSUER": (_is_optional_str, "None or a string"),
@@ -296,7 +328,12 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
 
 
 def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """The algorithm is supported and every key is strong enough for it."""
+    """Every key loads, fits its algorithm, and is strong enough for it.
+
+    The same :func:`~django_tokenkit.keys.inspect_keys` that
+    :attr:`~django_tokenkit.conf.TokenkitSettings.signing_keys` runs at start
+    of use, so a server that skipped the checks refuses the same keys.
+    """
     raw = getattr(settings, "TOKENKIT", None) or {}
     if not isinstance(raw, dict):
         return []
@@ -312,19 +349,27 @@ def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[
     value = raw.get("SIGNING_KEYS")
     if not keys.is_key_list(value):
         return []  # reported by check_settings
+    if value is None and algorithm.asymmetric:
+        return [
+            UNREADABLE_KEY.message(
+                f"TOKENKIT['ALGORITHM'] is {algorithm.name} but SIGNING_KEYS is not set: "
+                "SECRET_KEY cannot be a key pair.",
+                hint=f"Generate one with: manage.py tokenkit_generate_key --algorithm "
+                f"{algorithm.name} --out <directory>",
+            )
+        ]
     entries = keys.load_key_entries(value, default_key=settings.SECRET_KEY)
     source = "SECRET_KEY" if value is None else "SIGNING_KEYS"
-    messages: list[CheckMessage] = [
-        SHORT_KEY.message(
-            f"The {algorithm.name} key {label} from {source} {problem}.",
-            hint='Generate one with: python -c "import secrets; print(secrets.token_urlsafe(64))"',
+    _, problems = keys.inspect_keys(entries, algorithm.name)
+    messages: list[CheckMessage] = []
+    for problem in problems:
+        check_id = KEY_PROBLEM_IDS[problem.kind]
+        hint = None
+        if problem.kind == "short":
+            hint = 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(64))"'
+        messages.append(
+            check_id.message(f"The key {problem.label} from {source} {problem.message}.", hint=hint)
         )
-        for label, problem in keys.key_problems(algorithm, entries)
-    ]
-    messages.extend(
-        DUPLICATE_KID.message(f"Several SIGNING_KEYS have the kid {kid!r}.")
-        for kid in keys.duplicate_kids(entries)
-    )
     return messages
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from django_tokenkit.keys import KeyEntry, load_key_entries
+from django_tokenkit.keys import Key, get_algorithm, load_key_entries, load_keys
 
 SameSite = Literal["Lax", "Strict", "None"]
 SAMESITE_VALUES = ("Lax", "Strict", "None")
@@ -35,6 +35,15 @@ DEFAULTS: dict[str, Any] = {
     # signs and whose other entries only verify; an entry is a string or a
     # dict {"kid": str, "key": str}.
     "SIGNING_KEYS": None,
+    # Cache-Control max-age of the JWKS endpoint (and, in a verifying service,
+    # how long a JWKS served without max-age is kept).
+    "JWKS_MAX_AGE": timedelta(hours=1),
+    # A verifying service (JWKSAuthentication): the issuer's JWKS URL.
+    "JWKS_URL": None,
+    # The least time between two fetches of JWKS_URL, however many unknown kids arrive.
+    "JWKS_MIN_REFETCH_INTERVAL": timedelta(seconds=60),
+    # A verifying service sharing the issuer's cache refuses what it sees revoked there.
+    "JWKS_CHECK_REVOCATION": False,
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
     "SLIDING_THRESHOLD": timedelta(minutes=5),
@@ -87,6 +96,8 @@ DURATION_KEYS = frozenset(
         "SESSION_IDLE_TIMEOUT",
         "REFRESH_GRACE_PERIOD",
         "LEEWAY",
+        "JWKS_MAX_AGE",
+        "JWKS_MIN_REFETCH_INTERVAL",
         "REVOCATION_LEASE",
         "REVOCATION_OUTBOX_INTERVAL",
         "API_TOKEN_MAX_LIFETIME",
@@ -144,9 +155,37 @@ class TokenkitSettings:
         return str(self.get("ALGORITHM"))
 
     @cached_property
-    def signing_keys(self) -> list[KeyEntry]:
-        """The configured keys, first one signing; SECRET_KEY when unset."""
-        return load_key_entries(self.get("SIGNING_KEYS"), default_key=settings.SECRET_KEY)
+    def signing_keys(self) -> list[Key]:
+        """The configured keys, parsed once, first one signing; SECRET_KEY when unset.
+
+        Raises ``ImproperlyConfigured`` for a key the system checks would
+        refuse (see :func:`django_tokenkit.keys.load_keys`).
+        """
+        value = self.get("SIGNING_KEYS")
+        algorithm = get_algorithm(self.get("ALGORITHM"))
+        if value is None and algorithm is not None and algorithm.asymmetric:
+            raise ImproperlyConfigured(
+                f"TOKENKIT['ALGORITHM'] is {algorithm.name}, which needs SIGNING_KEYS (PEM keys)."
+            )
+        entries = load_key_entries(value, default_key=settings.SECRET_KEY)
+        return load_keys(entries, self.get("ALGORITHM"))
+
+    @cached_property
+    def jwks_max_age(self) -> timedelta:
+        return self._duration("JWKS_MAX_AGE")
+
+    @cached_property
+    def jwks_url(self) -> str | None:
+        value = self.get("JWKS_URL")
+        return None if value is None else str(value)
+
+    @cached_property
+    def jwks_min_refetch_interval(self) -> timedelta:
+        return self._duration("JWKS_MIN_REFETCH_INTERVAL")
+
+    @cached_property
+    def jwks_check_revocation(self) -> bool:
+        return bool(self.get("JWKS_CHECK_REVOCATION"))
 
     @cached_property
     def access_token_lifetime(self) -> timedelta:

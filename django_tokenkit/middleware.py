@@ -45,8 +45,11 @@ def _renewable_token(request: HttpRequest, response: HttpResponseBase) -> Token 
     if response.status_code >= 400:
         return None
     token = getattr(request, "auth", None)
-    if not isinstance(token, Token) or token.token_type != ACCESS:
-        return None  # anonymous, session auth, API tokens, other packages' tokens
+    if not isinstance(token, Token) or token.token_type != ACCESS or not token.issued_here:
+        # Anonymous, session auth, API tokens, other packages' tokens, and
+        # tokens another service issued (JWKSAuthentication): only the
+        # issuer, holding the private key and the session, renews.
+        return None
     if not sliding.needs_renewal(token, timezone.now()):
         return None
     return token

@@ -93,6 +93,20 @@ def is_revoked(token: Token, found: dict[str, Any] | None = None) -> bool:
     return unrevoked_session_state(token, found) is None
 
 
+def revoked_in_cache(token: Token, found: dict[str, Any]) -> bool:
+    """What the shared cache alone says of ``token``: True when it holds a revocation.
+
+    For a verifying service (:class:`~django_tokenkit.authentication.JWKSAuthentication`)
+    that shares the issuer's cache but not its database: a missing entry is
+    not a revocation, because there is no database to ask. See
+    docs/verifying-services.rst for what that costs.
+    """
+    if found.get(token_key(token.jti)) == REVOKED:
+        return True
+    state = found.get(session_key(token.sid))
+    return isinstance(state, str) and _state_revokes(state, token.jti)
+
+
 def unrevoked_session_state(token: Token, found: dict[str, Any] | None = None) -> str | None:
     """The state of ``token``'s session when ``token`` is not revoked, else None.
 

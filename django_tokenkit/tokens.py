@@ -21,8 +21,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -34,7 +34,12 @@ from jwt.types import Options
 from django_tokenkit import keys
 from django_tokenkit.conf import SOURCE_SETTINGS, tokenkit_settings
 from django_tokenkit.exceptions import TokenExpired, TokenInvalid
-from django_tokenkit.keys import KeyEntry
+from django_tokenkit.keys import Key
+
+#: Gives the keys that may verify a token whose header carries this ``kid``
+#: (None: the header has none). The local keys by default; a verifying
+#: service's resolver fetches its issuer's JWKS (:mod:`django_tokenkit.jwks_client`).
+KeyResolver = Callable[[str | None], list[Key]]
 
 TokenType = Literal["access", "refresh"]
 ACCESS: TokenType = "access"
@@ -59,7 +64,9 @@ _BASE64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 #: How many verified tokens each process remembers (see :func:`decode`). An
 #: entry is the token string and its claims, about a kilobyte.
 VERIFIED_CACHE_SIZE = 2048
-_verified: dict[tuple[str, TokenType], Token] = {}
+#: Keyed by the token string and its type (prefixed ``remote:`` for tokens a
+#: verifying service checked against its issuer's keys).
+_verified: dict[tuple[str, str], Token] = {}
 #: Serialises additions and evictions; lookups need no lock.
 _verified_lock = threading.Lock()
 
@@ -76,6 +83,9 @@ class Token:
     token_type: TokenType
     claims: Mapping[str, Any] = field(repr=False)
     kid: str | None = None
+    #: False for a token a verifying service checked against its issuer's
+    #: published keys: it can verify such a token, never renew it.
+    issued_here: bool = True
 
     @property
     def jti(self) -> str:
@@ -172,16 +182,29 @@ def encode(
     headers: dict[str, Any] = {"typ": TYP_HEADERS[token_type]}
     if key.kid is not None:
         headers["kid"] = key.kid
-    raw = jwt.encode(claims, key.key, algorithm=tokenkit_settings.algorithm, headers=headers)
+    # key.signer is the parsed private key (or the HMAC secret): nothing is
+    # parsed here. ES256 signatures are randomised, so signing the same
+    # claims twice gives two strings; see docs/keys.rst for what a replay returns.
+    # load_keys refuses a verify-only key in first place (tokenkit.E014).
+    assert key.signer is not None
+    raw = jwt.encode(claims, key.signer, algorithm=key.algorithm.name, headers=headers)
     return raw, Token(token_type=token_type, claims=claims, kid=key.kid)
 
 
-def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> Token:
+def decode(
+    raw: object,
+    token_type: TokenType,
+    *,
+    verify_exp: bool = True,
+    resolver: KeyResolver | None = None,
+) -> Token:
     """Verify ``raw`` as a token of ``token_type`` and return its claims.
 
     ``verify_exp=False`` is for logout only, where an expired but genuine
-    token may still name the session to end. Raises ``TokenExpired`` past
-    ``exp`` + leeway and ``TokenInvalid`` for every other defect.
+    token may still name the session to end. ``resolver`` replaces the
+    configured keys (a verifying service passes its issuer's published
+    keys). Raises ``TokenExpired`` past ``exp`` + leeway and ``TokenInvalid``
+    for every other defect.
 
     A client sends the same access token with every request until it is
     renewed, and verifying it (PyJWT's parsing, the HMAC, the claim checks)
@@ -194,36 +217,37 @@ def decode(raw: object, token_type: TokenType, *, verify_exp: bool = True) -> To
     Changing ``TOKENKIT`` or ``SECRET_KEY`` forgets everything. Revocation
     is not a property of the token string and is never remembered here.
     """
+    tag = token_type if resolver is None else f"remote:{token_type}"
     if verify_exp and isinstance(raw, str):
-        known = _verified.get((raw, token_type))
+        known = _verified.get((raw, tag))
         if known is not None:
-            return _still_unexpired(raw, known)
-    token = _decode(raw, token_type, verify_exp=verify_exp)
+            return _still_unexpired(raw, tag, known)
+    token = _decode(raw, token_type, verify_exp=verify_exp, resolver=resolver)
     if verify_exp and isinstance(raw, str):  # always a str here; narrows the type
-        _remember(raw, token)
+        _remember(raw, tag, token)
     return token
 
 
-def _still_unexpired(raw: str, known: Token) -> Token:
+def _still_unexpired(raw: str, tag: str, known: Token) -> Token:
     """A fresh copy of remembered ``known``, after checking its ``exp`` against now.
 
     The same comparison as PyJWT's: expired once ``exp`` <= now - leeway.
     """
     if known.claims["exp"] <= time.time() - tokenkit_settings.leeway.total_seconds():
         with _verified_lock:
-            _verified.pop((raw, known.token_type), None)
+            _verified.pop((raw, tag), None)
         raise TokenExpired()
     # A copy: a view that edits request.auth.claims must not edit the next request's.
-    return Token(token_type=known.token_type, claims=dict(known.claims), kid=known.kid)
+    return replace(known, claims=dict(known.claims))
 
 
-def _remember(raw: str, token: Token) -> None:
-    kept = Token(token_type=token.token_type, claims=dict(token.claims), kid=token.kid)
+def _remember(raw: str, tag: str, token: Token) -> None:
+    kept = replace(token, claims=dict(token.claims))
     with _verified_lock:
         while len(_verified) >= VERIFIED_CACHE_SIZE:
             # The oldest entry first: dicts keep insertion order.
             del _verified[next(iter(_verified))]
-        _verified[(raw, token.token_type)] = kept
+        _verified[(raw, tag)] = kept
 
 
 def forget_verified_tokens() -> None:
@@ -239,7 +263,9 @@ def _forget_on_setting_change(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_on_setting_change, dispatch_uid="django_tokenkit.tokens.forget")
 
 
-def _decode(raw: object, token_type: TokenType, *, verify_exp: bool) -> Token:
+def _decode(
+    raw: object, token_type: TokenType, *, verify_exp: bool, resolver: KeyResolver | None
+) -> Token:
     """:func:`decode` without the memory of verified tokens."""
     if not isinstance(raw, str) or not raw:
         raise TokenInvalid("Token is malformed.")
@@ -248,20 +274,25 @@ def _decode(raw: object, token_type: TokenType, *, verify_exp: bool) -> Token:
     if not raw.isascii() or raw.count(".") != 2:
         raise TokenInvalid("Token is malformed.")
     header = _unverified_header(raw)
-    algorithm = tokenkit_settings.algorithm
-    if header.get("alg") != algorithm:
-        raise TokenInvalid("Token is signed with an algorithm that is not accepted.")
     if header.get("typ") != TYP_HEADERS[token_type]:
         raise TokenInvalid(WRONG_TYPE[token_type])
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise TokenInvalid("Token has a malformed key id.")
-    candidates = keys.verification_keys(tokenkit_settings.signing_keys, kid)
+    configured = tokenkit_settings.signing_keys if resolver is None else resolver(kid)
+    candidates = keys.verification_keys(configured, kid)
     if not candidates:
         raise TokenInvalid("Token is signed with an unknown key.")
-    claims = _verify(raw, candidates, algorithm, verify_exp=verify_exp)
+    # The header's alg only picks among keys whose algorithm was configured
+    # (RFC 8725 section 3.1): "none", or HS256 with a public key as the
+    # secret, matches no key and is refused here.
+    algorithm = header.get("alg")
+    candidates = [key for key in candidates if key.algorithm.name == algorithm]
+    if not candidates:
+        raise TokenInvalid("Token is signed with an algorithm that is not accepted.")
+    claims = _verify(raw, candidates, verify_exp=verify_exp)
     _check_claim_types(claims, token_type)
-    return Token(token_type=token_type, claims=claims, kid=kid)
+    return Token(token_type=token_type, claims=claims, kid=kid, issued_here=resolver is None)
 
 
 def _unverified_header(raw: str) -> dict[str, Any]:
@@ -287,9 +318,7 @@ def _unverified_header(raw: str) -> dict[str, Any]:
     return header
 
 
-def _verify(
-    raw: str, candidates: list[KeyEntry], algorithm: str, *, verify_exp: bool
-) -> dict[str, Any]:
+def _verify(raw: str, candidates: list[Key], *, verify_exp: bool) -> dict[str, Any]:
     audience = tokenkit_settings.audience
     options: Options = {
         "require": REQUIRED_CLAIMS,
@@ -301,8 +330,8 @@ def _verify(
         try:
             claims: dict[str, Any] = jwt.decode(
                 raw,
-                entry.key,
-                algorithms=[algorithm],
+                entry.verifier,
+                algorithms=[entry.algorithm.name],
                 audience=audience,
                 issuer=tokenkit_settings.issuer,
                 leeway=tokenkit_settings.leeway,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_tokenkit.views import api_tokens, rfc, sessions, tokens
+from django_tokenkit.views import api_tokens, jwks, rfc, sessions, tokens
 
 app_name = "tokenkit"
 
@@ -31,4 +31,5 @@ urlpatterns = [
     ),
     path("revoke/", rfc.TokenRevokeView.as_view(), name="token_revoke"),
     path("introspect/", rfc.TokenIntrospectView.as_view(), name="token_introspect"),
+    path(".well-known/jwks.json", jwks.JWKSView.as_view(), name="jwks"),
 ]

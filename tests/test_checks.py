@@ -26,6 +26,7 @@ from django_tokenkit.checks import (
     check_settings,
 )
 from django_tokenkit.conf import DURATION_KEYS
+from tests.keypairs import private_pem, public_pem
 
 STRONG_KEY = "s" * 64
 OTHER_STRONG_KEY = "o" * 64
@@ -104,6 +105,11 @@ FAILING: dict[str, dict[str, Any]] = {
             ]
         }
     },
+    "tokenkit.E011": {"tokenkit": {"SIGNING_KEYS": [public_pem("RS256")]}},
+    "tokenkit.E012": {"tokenkit": {"ALGORITHM": "RS256", "SIGNING_KEYS": [private_pem("RSA1024")]}},
+    "tokenkit.E013": {"tokenkit": {"ALGORITHM": "ES256", "SIGNING_KEYS": [private_pem("P384")]}},
+    "tokenkit.E014": {"tokenkit": {"ALGORITHM": "EdDSA", "SIGNING_KEYS": [public_pem("EdDSA")]}},
+    "tokenkit.E015": {"tokenkit": {"ALGORITHM": "ES256", "SIGNING_KEYS": ["/no/such/key.pem"]}},
     "tokenkit.W001": {
         "tokenkit": {"CACHE_ALIAS": "default"},
         "CACHES": {"default": {"BACKEND": LOCMEM}},
@@ -258,6 +264,14 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("SIGNING_KEYS", [STRONG_KEY.encode()]),
     ("SIGNING_KEYS", [{"kid": "a"}]),
     ("SIGNING_KEYS", [{"kid": 1, "key": STRONG_KEY}]),
+    ("SIGNING_KEYS", [{"key": STRONG_KEY, "algorithm": 256}]),
+    ("SIGNING_KEYS", [{"key": STRONG_KEY, "alg": "HS256"}]),
+    ("JWKS_MAX_AGE", "3600"),
+    ("JWKS_MAX_AGE", None),
+    ("JWKS_MIN_REFETCH_INTERVAL", "60"),
+    ("JWKS_URL", "issuer.example/jwks.json"),
+    ("JWKS_URL", 1),
+    ("JWKS_CHECK_REVOCATION", "yes"),
     ("ISSUER", 1),
     ("ISSUER", ["https://issuer.example"]),
     ("AUDIENCE", 1),
@@ -344,6 +358,11 @@ GOOD_VALUES: list[tuple[str, Any]] = [
     ("SIGNING_KEYS", None),
     ("SIGNING_KEYS", [{"kid": "a", "key": STRONG_KEY}, OTHER_STRONG_KEY]),
     ("SIGNING_KEYS", (STRONG_KEY,)),
+    ("SIGNING_KEYS", [{"key": STRONG_KEY, "algorithm": "HS512"}]),
+    ("JWKS_MAX_AGE", 300),
+    ("JWKS_MIN_REFETCH_INTERVAL", timedelta(minutes=5)),
+    ("JWKS_URL", "https://issuer.example/api/auth/.well-known/jwks.json"),
+    ("JWKS_CHECK_REVOCATION", True),
     ("ISSUER", None),
     ("ISSUER", "https://issuer.example"),
     ("AUDIENCE", "https://api.example"),

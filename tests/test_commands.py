@@ -659,3 +659,70 @@ def test_generate_key_with_kid_prints_signing_keys_entry(settings: Any, frozen: 
 def test_generate_key_empty_kid_raises_command_error(kid: str) -> None:
     with pytest.raises(CommandError, match="--kid"):
         run("tokenkit_generate_key", "--kid", kid)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_generate_key_asymmetric_writes_0600_pem_pair_that_signs_and_verifies(
+    settings: Any, tmp_path: Any, frozen: Any, algorithm: str
+) -> None:
+    entry = json.loads(
+        run("tokenkit_generate_key", "--algorithm", algorithm, "--out", str(tmp_path))
+    )
+
+    private, public = tmp_path / f"{entry['kid']}.pem", tmp_path / f"{entry['kid']}.pub.pem"
+    assert entry == {"kid": entry["kid"], "key": str(private), "algorithm": algorithm}
+    assert (private.stat().st_mode & 0o777, public.stat().st_mode & 0o777) == (0o600, 0o600)
+    assert "PRIVATE KEY" in private.read_text()
+    assert "PUBLIC KEY" in public.read_text()
+    settings.TOKENKIT = {"ALGORITHM": algorithm, "SIGNING_KEYS": [entry]}
+    assert checks.check_keys() == []
+    raw, _ = tokens.encode("access", sub="1", sid="s", auth_time=NOW, expires_at=NOW + LEEWAY)
+    settings.TOKENKIT = {"ALGORITHM": algorithm, "SIGNING_KEYS": [entry, str(public)]}
+    assert checks.check_keys()  # the same key twice: E007, so the kid is its thumbprint
+    settings.TOKENKIT = {"ALGORITHM": algorithm, "SIGNING_KEYS": [entry]}
+    assert tokens.decode(raw, "access").kid == entry["kid"]
+
+
+def test_generate_key_asymmetric_given_kid_names_files_and_never_overwrites(
+    tmp_path: Any,
+) -> None:
+    entry = json.loads(
+        run(
+            "tokenkit_generate_key",
+            "--algorithm",
+            "ES256",
+            "--kid",
+            "2026-11",
+            "--out",
+            str(tmp_path),
+        )
+    )
+    first = (tmp_path / "2026-11.pem").read_text()
+
+    with pytest.raises(CommandError, match="exists"):
+        run(
+            "tokenkit_generate_key",
+            "--algorithm",
+            "ES256",
+            "--kid",
+            "2026-11",
+            "--out",
+            str(tmp_path),
+        )
+    assert entry["kid"] == "2026-11"
+    assert (tmp_path / "2026-11.pem").read_text() == first
+
+
+@pytest.mark.parametrize("kid", ["../escape", ".hidden"])
+def test_generate_key_asymmetric_kid_that_is_not_a_file_name_is_refused(
+    tmp_path: Any, kid: str
+) -> None:
+    with pytest.raises(CommandError, match="--kid"):
+        run("tokenkit_generate_key", "--algorithm", "EdDSA", "--kid", kid, "--out", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_key_hs256_algorithm_prints_a_key_as_before() -> None:
+    assert re.fullmatch(
+        r"[A-Za-z0-9_-]{86}", run("tokenkit_generate_key", "--algorithm", "HS256").strip()
+    )

@@ -10,7 +10,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, tokenkit_settings
-from django_tokenkit.keys import KeyEntry
 
 LONG_KEY = "k" * 48
 
@@ -26,6 +25,8 @@ DURATION_PROPERTIES = {
     "API_TOKEN_LAST_USED_INTERVAL": "api_token_last_used_interval",
     "REFRESH_GRACE_PERIOD": "refresh_grace_period",
     "LEEWAY": "leeway",
+    "JWKS_MAX_AGE": "jwks_max_age",
+    "JWKS_MIN_REFETCH_INTERVAL": "jwks_min_refetch_interval",
 }
 
 
@@ -152,25 +153,30 @@ def test_settings_login_throttle_rate_none_disables(settings: Any) -> None:
 # Signing keys ------------------------------------------------------------------
 
 
+def loaded(keys: list[Any]) -> list[tuple[str | None, Any]]:
+    """Each loaded key's kid and what it signs with."""
+    return [(key.kid, key.signer) for key in keys]
+
+
 def test_settings_signing_keys_default_to_secret_key(settings: Any) -> None:
     settings.TOKENKIT = {}
 
-    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=settings.SECRET_KEY)]
+    assert loaded(tokenkit_settings.signing_keys) == [(None, settings.SECRET_KEY)]
 
 
 def test_settings_signing_keys_follow_secret_key_changes(settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": None}
     settings.SECRET_KEY = LONG_KEY + "-rotated"
 
-    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=LONG_KEY + "-rotated")]
+    assert loaded(tokenkit_settings.signing_keys) == [(None, LONG_KEY + "-rotated")]
 
 
 def test_settings_signing_keys_string_entries_carry_no_kid(settings: Any) -> None:
     settings.TOKENKIT = {"SIGNING_KEYS": ["first" + LONG_KEY, "second" + LONG_KEY]}
 
-    assert tokenkit_settings.signing_keys == [
-        KeyEntry(kid=None, key="first" + LONG_KEY),
-        KeyEntry(kid=None, key="second" + LONG_KEY),
+    assert loaded(tokenkit_settings.signing_keys) == [
+        (None, "first" + LONG_KEY),
+        (None, "second" + LONG_KEY),
     ]
 
 
@@ -184,11 +190,11 @@ def test_settings_signing_keys_dict_and_mixed_entries(settings: Any) -> None:
         )
     }
 
-    assert tokenkit_settings.signing_keys == [
-        KeyEntry(kid="2030-01", key="new" + LONG_KEY),
-        KeyEntry(kid=None, key="idless" + LONG_KEY),
-        KeyEntry(kid=None, key="blank" + LONG_KEY),
-        KeyEntry(kid=None, key="plain" + LONG_KEY),
+    assert loaded(tokenkit_settings.signing_keys) == [
+        ("2030-01", "new" + LONG_KEY),
+        (None, "idless" + LONG_KEY),
+        (None, "blank" + LONG_KEY),
+        (None, "plain" + LONG_KEY),
     ]
 
 
@@ -253,11 +259,11 @@ def test_settings_kept_values_follow_override_settings() -> None:
 
 def test_settings_default_signing_key_follows_secret_key_change(settings: Any) -> None:
     settings.TOKENKIT = {}
-    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=settings.SECRET_KEY)]
+    assert loaded(tokenkit_settings.signing_keys) == [(None, settings.SECRET_KEY)]
 
     settings.SECRET_KEY = LONG_KEY
 
-    assert tokenkit_settings.signing_keys == [KeyEntry(kid=None, key=LONG_KEY)]
+    assert loaded(tokenkit_settings.signing_keys) == [(None, LONG_KEY)]
 
 
 def test_settings_change_to_an_unrelated_setting_keeps_values(settings: Any) -> None:

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e import HTTP_TIMEOUT, Server, bearer, example_env, running_servers, seed_users
+from tests.e2e import (
+    HTTP_TIMEOUT,
+    Server,
+    bearer,
+    example_env,
+    manage,
+    running_servers,
+    seed_users,
+)
+from tests.keypairs import private_pem
 
 COOKIE = "tokenkit_refresh"
 CREDENTIALS = {"username": "demo", "password": "demo-password"}
@@ -144,3 +153,22 @@ def test_example_server_debug_off_logs_500_traceback_without_token(tmp_path: Pat
         for secret in (access, access.rsplit(".", 1)[-1], CREDENTIALS["password"]):
             assert secret not in log
             assert secret not in server.access_log.read_text(errors="replace")
+
+
+def test_example_project_key_variables_make_an_asymmetric_issuer(tmp_path: Path) -> None:
+    """Without the services: the variables alone make an ES256 issuer (manage.py check)."""
+    key = tmp_path / "k.pem"
+    key.write_text(private_pem("EdDSA"))
+    env = example_env(
+        tmp_path / "db.sqlite3", TOKENKIT_ALGORITHM="EdDSA", TOKENKIT_SIGNING_KEY_FILES=str(key)
+    )
+    checked = manage(env, "check", "--fail-level", "ERROR")
+    bad = manage(
+        {**env, "TOKENKIT_SIGNING_KEY_FILES": str(tmp_path / "missing.pem")},
+        "check",
+        check=False,
+    )
+
+    assert "no issues" in checked.stdout or checked.returncode == 0
+    assert bad.returncode != 0
+    assert "tokenkit.E015" in bad.stderr

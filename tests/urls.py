@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/public/", views.PublicView.as_view(), name="public"),
     path("api/session-only/", views.SessionOnlyView.as_view(), name="session-only"),
     path("api/scoped/", views.ScopedView.as_view(), name="scoped"),
+    path("api/remote-whoami/", views.RemoteWhoAmIView.as_view(), name="remote-whoami"),
 ]

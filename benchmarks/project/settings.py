@@ -20,6 +20,7 @@ from typing import Any
 
 import dj_database_url
 
+from benchmarks import keys as bench_keys
 from benchmarks.contenders import CONTENDERS, FLOOR
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tokenkit_bench"
@@ -105,6 +106,10 @@ TOKENKIT: dict[str, Any] = {
     "LOGIN_THROTTLE_RATE": None,
     "REVOCATION_LEASE": CONTENDER.revocation_lease,
 }
+if CONTENDER.issuer == "tokenkit" and CONTENDER.algorithm != "HS256":
+    # A file path, as a deployment would give it: read and parsed once per process.
+    TOKENKIT["ALGORITHM"] = CONTENDER.algorithm
+    TOKENKIT["SIGNING_KEYS"] = [str(bench_keys.private_path(CONTENDER.algorithm))]
 
 SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": ACCESS_LIFETIME,

@@ -3,9 +3,10 @@
 A pair is an access token and the refresh token it was minted with, recorded
 on one :class:`~django_tokenkit.models.IssuedToken` row (the refresh token's
 ``jti``, the access token's ``access_jti`` and both expiries). What is
-recorded is enough to sign the pair again byte for byte
+recorded is enough to sign the pair again with the same header and claims
 (:func:`replay_pair`), which is how a refresh retried within the grace
-period gets the answer the first one got.
+period gets the answer the first one got. Never the raw tokens: a database
+dump must not hold usable refresh tokens.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class TokenPair:
 
         ``expires_in`` is each token's lifetime as issued (``exp - iat``, the
         RFC 6749 section 5.1 meaning), not the time left now, so a pair
-        replayed within the grace period is answered byte for byte alike.
+        replayed within the grace period carries the same numbers.
         """
         return {
             "access": self.access,
@@ -135,7 +136,15 @@ def issue_pair(
 
 
 def replay_pair(record: IssuedToken) -> TokenPair:
-    """Sign a recorded pair again; HMAC signing is deterministic, so the bytes match."""
+    """Sign a recorded pair again: the same header and claims, ``jti`` included.
+
+    That is the guarantee of a grace-period replay (docs/keys.rst, "What a
+    replay returns"). With HMAC, RS256 (PKCS#1 v1.5) and EdDSA signatures
+    are deterministic, so the bytes match as well; ES256 draws a random
+    nonce per signature, so the strings differ while every claim a server
+    checks, and every field of the response body but the two token
+    strings, is the same. Both tokens are valid and interchangeable.
+    """
     assert record.access_expires_at is not None
     access, access_token = _encode(
         tokens.ACCESS,

@@ -2,7 +2,8 @@
 
 Rotation retires the presented token and records its successor; a retired
 token presented again within ``REFRESH_GRACE_PERIOD`` gets the pair its
-first use got (signed again from the record), and after it counts as reuse:
+first use got (signed again from the record: the same claims and ``jti``;
+the same bytes unless the algorithm is ES256), and after it counts as reuse:
 the session is revoked. Locks are taken in the order
 :func:`~django_tokenkit.services.revocation.lock_sessions` documents.
 """
@@ -60,7 +61,8 @@ def refresh(raw_refresh: str, request: HttpRequest | None = None) -> TokenPair:
     retiring ``UPDATE ... WHERE rotated_at IS NULL`` is the arbiter: exactly
     one request changes the row and rotates, whatever happened to the locks;
     the others find the token retired and, within ``REFRESH_GRACE_PERIOD``,
-    receive the same pair, signed again from the recorded claims.
+    receive the same pair, signed again from the recorded claims (see
+    :func:`~django_tokenkit.services.issue.replay_pair` for ES256).
 
     Raises ``TokenExpired``, ``TokenInvalid``, ``TokenRevoked``, ``TokenReused``
     (after revoking the session) or

@@ -43,9 +43,12 @@ def renew_access_token(token: Token, now: datetime | None = None) -> tuple[str, 
     and never outlives the session's cap (``auth_time`` +
     ``SESSION_MAX_LIFETIME``). Every caller presenting the same old token, in
     any process, gets the same new token: the first to ``add`` its proposed
-    claims under the old ``jti`` wins, the others sign the winner's claims,
-    and HMAC signing is deterministic. The cache holds only claims, never a
-    token. The winner alone fires ``token_reissued`` and records the
+    claims under the old ``jti`` wins and the others sign the winner's
+    claims, so every caller gets the same header and claims (``jti``
+    included). With HMAC, RS256 and EdDSA the strings are identical too; with
+    ES256 the signature differs per signing (a random nonce), and the tokens
+    are interchangeable: one ``jti``, one renewal. The cache holds only
+    claims, never a token. The winner alone fires ``token_reissued`` and records the
     session's last use, so a session's ``last_used_at`` moves once per
     renewal rather than on every request.
 

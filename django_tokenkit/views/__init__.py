@@ -6,6 +6,7 @@
 - :mod:`~django_tokenkit.views.sessions`: the user's own sessions;
 - :mod:`~django_tokenkit.views.api_tokens`: the user's own API tokens.
 - :mod:`~django_tokenkit.views.rfc`: RFC 7009 revocation, RFC 7662 introspection.
+- :mod:`~django_tokenkit.views.jwks`: the public keys, as a JWKS.
 
 ``django_tokenkit.views.exception_handler`` is the dotted path to put in
 ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``; the view classes are importable from
@@ -20,6 +21,7 @@ from django_tokenkit.views.api_tokens import (
     APITokenRotateView,
 )
 from django_tokenkit.views.base import TokenkitAPIView, exception_handler, pair_response
+from django_tokenkit.views.jwks import JWKSView
 from django_tokenkit.views.rfc import TokenIntrospectView, TokenRevokeView
 from django_tokenkit.views.sessions import SessionDetailView, SessionListView
 from django_tokenkit.views.tokens import LogoutView, TokenObtainView, TokenRefreshView
@@ -28,6 +30,7 @@ __all__ = [
     "APITokenDetailView",
     "APITokenListView",
     "APITokenRotateView",
+    "JWKSView",
     "LogoutView",
     "SessionDetailView",
     "SessionListView",

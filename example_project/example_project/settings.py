@@ -17,6 +17,19 @@ environment (SPEC section 7); those variable names are a public contract:
     otherwise.
 ``TOKENKIT_LOGIN_RATE``
     the login throttle, DRF rate syntax (``10/min``).
+``TOKENKIT_ALGORITHM``, ``TOKENKIT_SIGNING_KEY_FILES``
+    the algorithm (default ``HS256``, signing with ``DJANGO_SECRET_KEY``) and,
+    for ``RS256``, ``ES256`` or ``EdDSA``, comma-separated PEM file paths: the
+    first (a private key) signs, the others only verify
+    (``manage.py tokenkit_generate_key --algorithm ES256`` writes a pair).
+    The public keys are then served at ``/api/auth/.well-known/jwks.json``.
+``TOKENKIT_ISSUER``, ``TOKENKIT_AUDIENCE``
+    the ``iss`` and ``aud`` every token carries (and every token must carry).
+``TOKENKIT_JWKS_URL``, ``TOKENKIT_JWKS_CHECK_REVOCATION``
+    run the project as a verifying service: it trusts the tokens of the
+    issuer whose JWKS is at that URL (``JWKSAuthentication``), and with
+    ``TOKENKIT_JWKS_CHECK_REVOCATION=1`` refuses what the shared Redis
+    (``REDIS_URL``, the issuer's) says is revoked.
 ``TOKENKIT_REVOCATION_LEASE_MS``
     integer milliseconds; turns on the revocation lease (``REVOCATION_LEASE``),
     which needs ``REDIS_URL``.
@@ -163,9 +176,14 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# A verifying service (TOKENKIT_JWKS_URL) trusts another deployment's tokens
+# through its published keys; otherwise this project issues its own.
+JWKS_URL = os.environ.get("TOKENKIT_JWKS_URL", "").strip() or None
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "django_tokenkit.authentication.JWTAuthentication",
+        "django_tokenkit.authentication.JWKSAuthentication"
+        if JWKS_URL
+        else "django_tokenkit.authentication.JWTAuthentication",
         # API tokens (tkp_...) for scripts and scheduled jobs; the notes API
         # checks their scopes with django_tokenkit.permissions.HasScopes.
         "django_tokenkit.authentication.APITokenAuthentication",
@@ -232,6 +250,20 @@ if _env_bool("TOKENKIT_REFRESH_COOKIE", default=False):
     # A browser never sends a Secure cookie back over http://127.0.0.1:8000,
     # where `make demo` serves with DEBUG on; anywhere else it must be Secure.
     TOKENKIT["REFRESH_COOKIE_SECURE"] = not DEBUG
+
+_algorithm = os.environ.get("TOKENKIT_ALGORITHM", "").strip()
+if _algorithm:
+    TOKENKIT["ALGORITHM"] = _algorithm
+_key_files = _env_list("TOKENKIT_SIGNING_KEY_FILES", "")
+if _key_files:
+    # Paths, not contents: tokenkit reads each file once per process.
+    TOKENKIT["SIGNING_KEYS"] = _key_files
+for _name in ("ISSUER", "AUDIENCE"):
+    if os.environ.get(f"TOKENKIT_{_name}", "").strip():
+        TOKENKIT[_name] = os.environ[f"TOKENKIT_{_name}"].strip()
+if JWKS_URL:
+    TOKENKIT["JWKS_URL"] = JWKS_URL
+    TOKENKIT["JWKS_CHECK_REVOCATION"] = _env_bool("TOKENKIT_JWKS_CHECK_REVOCATION", default=False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,7 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from django_tokenkit.authentication import JWKSAuthentication
 from django_tokenkit.permissions import HasScopes
+from django_tokenkit.tokens import Token
 
 
 class WhoAmIView(APIView):
@@ -74,3 +76,13 @@ class ScopedView(APIView):
 
     def post(self, request: Request) -> Response:
         return Response({"written": True}, status=status.HTTP_201_CREATED)
+
+
+class RemoteWhoAmIView(APIView):
+    """A verifying service's view: tokens checked against the issuer's JWKS."""
+
+    authentication_classes = [JWKSAuthentication]
+
+    def get(self, request: Request) -> Response:
+        assert isinstance(request.auth, Token)
+        return Response({"sub": request.user.pk, "claims": request.auth.claims})
