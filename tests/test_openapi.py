@@ -27,6 +27,7 @@ EXPECTED_ERRORS = {
     ("/api/auth/sessions/{session_id}/", "delete"): {"401", "404", "503"},
     ("/api/auth/revoke/", "post"): {"400", "503"},
     ("/api/auth/introspect/", "post"): {"400", "401", "403", "503"},
+    ("/api/auth/.well-known/jwks.json", "get"): {"404"},
     ("/api/auth/api-tokens/", "get"): {"401", "403", "404", "503"},
     ("/api/auth/api-tokens/", "post"): {"400", "401", "403", "409", "503"},
     ("/api/auth/api-tokens/{token_id}/", "delete"): {"401", "403", "404", "503"},

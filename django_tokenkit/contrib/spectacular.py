@@ -68,6 +68,16 @@ class APITokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ign
         return build_bearer_security_scheme_object("Authorization", "Bearer", "tkp_ API token")
 
 
+class JWKSAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """A verifying service's ``Authorization: Bearer <access token>`` (issuer's JWKS)."""
+
+    target_class = "django_tokenkit.authentication.JWKSAuthentication"
+    name = JWT_SCHEME
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return build_bearer_security_scheme_object("Authorization", "Bearer", "JWT")
+
+
 # --- bodies -----------------------------------------------------------------------------
 
 
@@ -128,6 +138,28 @@ class IntrospectionSerializer(serializers.Serializer[Any]):
 
 
 #: A 400: DRF's field-keyed lists, or ``{"detail", "code"}`` for an unreadable body.
+#: A JWK Set: public members only; which ones depends on each key's type.
+JWKS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kty", "kid", "alg", "use"],
+                "properties": {
+                    "kty": {"type": "string"},
+                    "kid": {"type": "string"},
+                    "alg": {"type": "string"},
+                    "use": {"type": "string", "enum": ["sig"]},
+                },
+                "additionalProperties": {"type": "string"},
+            },
+        }
+    },
+}
+
 #: DRF's validation errors: a message or a list of them per field, and for a
 #: list field (``scopes``) an object of those per failing index.
 _FIELD_ERRORS: dict[str, Any] = {
@@ -258,6 +290,18 @@ VIEW_SCHEMAS: dict[str, dict[str, Callable[[], dict[str, Any]]]] = {
                 **error_responses(400, 401, 403, 503),
             },
             "summary": "Introspect a token (RFC 7662)",
+        },
+    },
+    "django_tokenkit.views.jwks.JWKSView": {
+        "get": lambda: {
+            "responses": {
+                200: OpenApiResponse(
+                    JWKS_SCHEMA, description="The public keys (RFC 7517), cacheable."
+                ),
+                **error_responses(404),
+            },
+            "summary": "The public signing keys, for services that verify tokens",
+            "auth": [],
         },
     },
     "django_tokenkit.views.api_tokens.APITokenListView": {
