@@ -133,3 +133,33 @@ def test_example_api_token_revoked_over_http_is_refused_next_request(
     assert after.json()["code"] == "token_revoked"
     listed = call(server, "GET", access, API_TOKENS).json()
     assert token["id"] not in [row["id"] for row in listed["results"]]
+
+
+def test_example_api_token_auth_client_reads_expiry_warns_and_names_revocation(
+    server: Server, access: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Python client's ``APITokenAuth`` against the real server (issue 13, item 4)."""
+    from django_tokenkit.client import APITokenAuth
+    from django_tokenkit.client.errors import APITokenRevoked
+
+    created = new_token(server, access, scopes=["notes:read"])  # one day: inside the 7-day warning
+    auth = APITokenAuth(created["token"])
+    with caplog.at_level("WARNING", logger="django_tokenkit.client"):
+        first = requests.get(server.url(NOTES), auth=auth, timeout=HTTP_TIMEOUT)
+        second = requests.get(server.url(NOTES), auth=auth, timeout=HTTP_TIMEOUT)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert auth.expires_at is not None
+    assert timedelta(hours=23) < auth.expires_at - datetime.now(timezone.utc) <= timedelta(days=1)
+    warnings = [r for r in caplog.records if r.name == "django_tokenkit.client"]
+    assert len(warnings) == 1  # at most once a day per token and process
+    assert created["hint"] in warnings[0].getMessage()
+    assert created["token"] not in caplog.text
+
+    revoked = requests.delete(
+        server.url(f"{API_TOKENS}{created['id']}/"), headers=bearer(access), timeout=HTTP_TIMEOUT
+    )
+    assert revoked.status_code == 204
+    with pytest.raises(APITokenRevoked) as raised:
+        requests.get(server.url(NOTES), auth=auth, timeout=HTTP_TIMEOUT)
+    assert created["token"] not in str(raised.value)
