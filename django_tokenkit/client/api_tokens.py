@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from django_tokenkit.client.clock import Clock, parse_rfc3339, system_clock
 from django_tokenkit.client.compat import HttpxAuth, RequestsAuthBase
-from django_tokenkit.client.errors import APITokenError, APITokenExpired, APITokenRevoked
+from django_tokenkit.client.errors import (
+    APITokenError,
+    APITokenExpired,
+    APITokenRevoked,
+    error_of,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -41,17 +46,6 @@ _ERRORS: dict[str, type[APITokenError]] = {
 # Per process: when each token (by digest) was last warned about.
 _warned_at: dict[str, float] = {}
 _warned_lock = threading.Lock()
-
-
-def _code_of(parse: Callable[[], Any]) -> tuple[str, str]:
-    try:
-        body = parse()
-    except ValueError:
-        return "", ""
-    if not isinstance(body, dict):
-        return "", ""
-    code, detail = body.get("code"), body.get("detail")
-    return (code if isinstance(code, str) else ""), (detail if isinstance(detail, str) else "")
 
 
 class APITokenAuth(HttpxAuth, RequestsAuthBase):
@@ -96,7 +90,7 @@ class APITokenAuth(HttpxAuth, RequestsAuthBase):
                 self.expires_at = expires_at
                 self._maybe_warn(expires_at)
         if status == 401:
-            code, detail = _code_of(parse)
+            code, detail = error_of(parse)
             error = _ERRORS.get(code)
             if error is not None:
                 raise error(self.hint, detail)

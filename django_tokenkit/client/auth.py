@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_tokenkit.client.clock import Backoff, Clock, system_clock
 from django_tokenkit.client.compat import HttpxAuth, RequestsAuthBase
-from django_tokenkit.client.errors import SessionEnded, UnexpectedResponse
+from django_tokenkit.client.errors import SessionEnded, UnexpectedResponse, error_of
 from django_tokenkit.client.http import AuthEndpoints, TransportError
 from django_tokenkit.client.session import END_CODES, RETRY_CODES, ClientStats, SessionEngine
 from django_tokenkit.client.stores import MemoryTokenStore, TokenStore
@@ -38,18 +38,6 @@ NEW_TOKEN_HEADER = "X-New-Token"
 NEW_TOKEN_EXPIRES_HEADER = "X-New-Token-Expires-In"
 
 _DONE, _RETRY, _END = "done", "retry", "end"
-
-
-def _error_of(parse: Callable[[], Any]) -> tuple[str, str]:
-    """``code`` and ``detail`` of a JSON error body, or empty strings."""
-    try:
-        body = parse()
-    except ValueError:
-        return "", ""
-    if not isinstance(body, dict):
-        return "", ""
-    code, detail = body.get("code"), body.get("detail")
-    return (code if isinstance(code, str) else ""), (detail if isinstance(detail, str) else "")
 
 
 class TokenkitAuth(HttpxAuth, RequestsAuthBase):
@@ -189,7 +177,7 @@ class TokenkitAuth(HttpxAuth, RequestsAuthBase):
             return _DONE, "", ""
         if status != 401:
             return _DONE, "", ""
-        code, detail = _error_of(parse)
+        code, detail = error_of(parse)
         if code in END_CODES:
             return _END, code, detail
         if code in RETRY_CODES and not final:

@@ -7,6 +7,9 @@ last four characters) so a log line says which credential to replace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class TokenkitClientError(Exception):
     """Base class of every error the client raises on purpose."""
@@ -123,3 +126,15 @@ class APITokenRevoked(APITokenError):
             f"API token {hint} has been revoked: ask its owner or an administrator for a "
             "new token (POST api-tokens/) and configure the job with it"
         )
+
+
+def error_of(parse: Callable[[], Any]) -> tuple[str, str]:
+    """``code`` and ``detail`` of a tokenkit JSON error body, or empty strings."""
+    try:
+        body = parse()
+    except ValueError:
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    code, detail = body.get("code"), body.get("detail")
+    return (code if isinstance(code, str) else ""), (detail if isinstance(detail, str) else "")
