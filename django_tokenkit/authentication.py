@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from django_tokenkit import (
     api_token_format,
     api_token_store,
+    dberrors,
     lease,
     outbox,
     revocation,
@@ -38,7 +39,6 @@ from django_tokenkit import (
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     AuthenticationError,
-    ServiceUnavailable,
     TokenError,
     TokenExpired,
     TokenInvalid,
@@ -124,7 +124,7 @@ def authentication_errors(request: Request | Any, scheme: str) -> Iterator[None]
         logger.exception(
             "tokenkit could not authenticate a %s request: the database failed", scheme
         )
-        raise ServiceUnavailable() from error
+        raise dberrors.unavailable(error, logger) from error
 
 
 def _active_user(token: Token) -> AbstractBaseUser:

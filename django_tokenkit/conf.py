@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from django_tokenkit.keys import KeyEntry, load_key_entries
+from django_tokenkit.keys import KeyEntry, get_algorithm, key_problems, load_key_entries
 
 SameSite = Literal["Lax", "Strict", "None"]
 SAMESITE_VALUES = ("Lax", "Strict", "None")
@@ -76,7 +76,16 @@ DEFAULTS: dict[str, Any] = {
     # How long before expiry `tokenkit_api_token notify` warns, once each.
     "API_TOKEN_EXPIRY_WARNINGS": (timedelta(days=7), timedelta(days=1)),
     "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": False,
+    # None, or the dotted path of a callable(user) -> dict of extra access-token claims.
+    "CUSTOM_CLAIMS": None,
 }
+
+#: What to do about a weak key: the system check's hint and the run-time error say the same.
+SHORT_KEY_HINT = (
+    "Generate a key with `python manage.py tokenkit_generate_key` and put it first in "
+    "TOKENKIT['SIGNING_KEYS'] (keep a previous key after it until the tokens it signed "
+    "have expired)."
+)
 
 DURATION_KEYS = frozenset(
     {
@@ -145,8 +154,33 @@ class TokenkitSettings:
 
     @cached_property
     def signing_keys(self) -> list[KeyEntry]:
-        """The configured keys, first one signing; SECRET_KEY when unset."""
-        return load_key_entries(self.get("SIGNING_KEYS"), default_key=settings.SECRET_KEY)
+        """The configured keys, first one signing; SECRET_KEY when unset.
+
+        Raises ``ImproperlyConfigured`` for a key too short for the algorithm,
+        as check ``tokenkit.E004`` reports: servers such as gunicorn do not run
+        the system checks, and a weak key must not sign tokens there either.
+        """
+        entries = load_key_entries(self.get("SIGNING_KEYS"), default_key=settings.SECRET_KEY)
+        algorithm = get_algorithm(self.algorithm)
+        problems = [] if algorithm is None else key_problems(algorithm, entries)
+        if algorithm is not None and problems:
+            source = "SECRET_KEY" if self.get("SIGNING_KEYS") is None else "SIGNING_KEYS"
+            described = "; ".join(f"key {label} {problem}" for label, problem in problems)
+            raise ImproperlyConfigured(
+                f"tokenkit refuses to use the {algorithm.name} keys from {source}: "
+                f"{described}. {SHORT_KEY_HINT}"
+            )
+        return entries
+
+    @cached_property
+    def custom_claims(self) -> str | None:
+        """The dotted path of the custom-claims callable, or None."""
+        value = self.get("CUSTOM_CLAIMS")
+        if value is not None and not isinstance(value, str):
+            raise ImproperlyConfigured(
+                "TOKENKIT['CUSTOM_CLAIMS'] must be None or the dotted path of a callable."
+            )
+        return value
 
     @cached_property
     def access_token_lifetime(self) -> timedelta:

@@ -150,10 +150,17 @@ def encode(
     expires_at: datetime,
     now: datetime | None = None,
     jti: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[str, Token]:
-    """Sign a new token and return it with its parsed form."""
+    """Sign a new token and return it with its parsed form.
+
+    ``extra`` holds custom claims (:mod:`django_tokenkit.claims` has already
+    refused reserved names); tokenkit's own claims are set after them, so
+    they win whatever ``extra`` holds.
+    """
     issued = now or dj_timezone.now()
-    claims: dict[str, Any] = {
+    claims: dict[str, Any] = dict(extra or {})
+    claims |= {
         "sub": sub,
         "jti": jti or new_jti(),
         "iat": int(issued.timestamp()),
