@@ -13,7 +13,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 #: The names of django_tokenkit.api this package lends out.
-_API = frozenset({"TokenPair", "issue_tokens", "revoke_session", "revoke_token", "revoke_user"})
+_API = frozenset(
+    {
+        "IssuedAPIToken",
+        "TokenPair",
+        "create_api_token",
+        "issue_tokens",
+        "revoke_session",
+        "revoke_token",
+        "revoke_user",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

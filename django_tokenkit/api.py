@@ -19,14 +19,26 @@ The replacement of simplejwt's ``RefreshToken.for_user(user)``::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from django_tokenkit.models import RevokeReason
-from django_tokenkit.services import issue, revocation
+from django_tokenkit.services import api_tokens, issue, revocation
+from django_tokenkit.services.api_tokens import IssuedAPIToken
 from django_tokenkit.services.issue import TokenPair
 
-__all__ = ["TokenPair", "issue_tokens", "revoke_session", "revoke_token", "revoke_user"]
+__all__ = [
+    "IssuedAPIToken",
+    "TokenPair",
+    "create_api_token",
+    "issue_tokens",
+    "revoke_session",
+    "revoke_token",
+    "revoke_user",
+]
 
 
 def issue_tokens(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPair:
@@ -76,3 +88,22 @@ def revoke_token(jti: str, *, reason: str = RevokeReason.COMMAND) -> bool:
     its session instead).
     """
     return revocation.revoke_jti(jti, reason)
+
+
+def create_api_token(
+    user: AbstractBaseUser,
+    *,
+    name: str,
+    expires_in: timedelta | None,
+    scopes: Iterable[str] = (),
+) -> IssuedAPIToken:
+    """Create an API token (``tkp_...``) for ``user``, as ``POST api-tokens/`` does.
+
+    ``expires_in`` is required: a lifetime, or None for a token that never
+    expires (refused when ``API_TOKEN_MAX_LIFETIME`` is set). The result's
+    ``token`` is the secret, to be shown once: only its digest is stored;
+    ``record`` is the :class:`~django_tokenkit.models.APIToken` row. Raises
+    ``InvalidAPITokenRequest`` or ``APITokenLimitReached``
+    (:mod:`django_tokenkit.services.api_tokens`); nothing is created then.
+    """
+    return api_tokens.create(user, name=name, expires_in=expires_in, scopes=scopes)

@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from django_tokenkit.conf import tokenkit_settings
+
+if TYPE_CHECKING:  # importing it needs the app registry; docs/conf.py imports checks without
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 #: Claims tokenkit sets itself; a custom claim may not use these names.
 RESERVED_CLAIMS = frozenset(

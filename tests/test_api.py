@@ -13,7 +13,6 @@ from rest_framework.test import APIClient
 import django_tokenkit
 from django_tokenkit import api, signals, tokens
 from django_tokenkit.models import IssuedToken, Session
-from django_tokenkit.services import api_tokens
 from django_tokenkit.testing import authenticate, unauthenticate
 from tests.helpers import WHOAMI_URL, assert_unauthorized, whoami
 
@@ -91,11 +90,16 @@ def test_revoke_token_unknown_jti_raises(user: Any) -> None:
         api.revoke_token(tokens.new_jti())
 
 
-def test_revoke_user_with_api_tokens_ends_them_too(api_client: APIClient, user: Any) -> None:
-    created = api_tokens.create(user, name="job", expires_in=None)
+def test_revoke_user_with_api_tokens_ends_them_too(
+    api_client: APIClient, user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    created = api.create_api_token(user, name="job", expires_in=None, scopes=["notes:read"])
     api.issue_tokens(user)
+    assert whoami(api_client, created.token).status_code == 200
+    assert created.record.scopes == ["notes:read"]
 
-    assert api.revoke_user(user, api_tokens=True) == 1
+    with django_capture_on_commit_callbacks(execute=True):  # publishes to the cache
+        assert api.revoke_user(user, api_tokens=True) == 1
     assert_unauthorized(whoami(api_client, created.token), "token_revoked")
 
 
