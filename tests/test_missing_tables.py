@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
 
 from django_tokenkit import dberrors
@@ -29,9 +29,13 @@ def table_missing(table: str) -> Iterator[None]:
     hidden = f"{table}_hidden"
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {table} RENAME TO {hidden}")
+    # A failed statement outside a savepoint aborts PostgreSQL's transaction
+    # (authentication reads without one); rolling back to here recovers it.
+    savepoint = transaction.savepoint()
     try:
         yield
     finally:
+        transaction.savepoint_rollback(savepoint)
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE {hidden} RENAME TO {table}")
 
