@@ -39,6 +39,7 @@ class TokenkitConfig(AppConfig):
         checks.register(tokenkit_checks.check_cors_expose_headers)
         checks.register(tokenkit_checks.check_rest_framework)
         checks.register(tokenkit_checks.check_custom_claims)
+        checks.register(tokenkit_checks.check_simplejwt_transition, checks.Tags.security)
         checks.register(
             tokenkit_checks.check_deploy_signing_keys, checks.Tags.security, deploy=True
         )

@@ -108,6 +108,9 @@ BAD_CUSTOM_CLAIMS = _register(
     "tokenkit.E011",
     "CUSTOM_CLAIMS does not name a callable, or it returns reserved or non-JSON claims",
 )
+SIMPLEJWT_TRANSITION_ON = _register(
+    "tokenkit.W008", "SIMPLEJWT_TRANSITION is on: simplejwt's tokens are still accepted"
+)
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
 CHECK_IDS = {check_id: entry.title for check_id, entry in REGISTRY.items()}
@@ -236,6 +239,7 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": (_is_bool, "True or False"),
     "CUSTOM_CLAIMS": (_is_optional_str, "None or the dotted path of a callable(user) -> dict"),
+    "SIMPLEJWT_TRANSITION": (_is_bool, "True or False"),
 }
 
 
@@ -530,3 +534,32 @@ def check_custom_claims(
 
 
 JWT_AUTHENTICATION = "django_tokenkit.authentication.JWTAuthentication"
+
+
+def check_simplejwt_transition(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """While the transition from simplejwt is on, say so (and whether it can work)."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    if not isinstance(raw, dict) or raw.get("SIMPLEJWT_TRANSITION") is not True:
+        return []
+    try:
+        import rest_framework_simplejwt.tokens  # noqa: F401
+    except ImportError:
+        state = (
+            "but rest_framework_simplejwt cannot be imported, so simplejwt's tokens are "
+            "refused as token_invalid"
+        )
+    else:
+        state = (
+            "tokenkit still accepts simplejwt's access tokens, which cannot be revoked, and "
+            "exchanges its refresh tokens"
+        )
+    return [
+        SIMPLEJWT_TRANSITION_ON.message(
+            f"TOKENKIT['SIMPLEJWT_TRANSITION'] is on: {state}.",
+            hint="Keep djangorestframework-simplejwt and its SIMPLE_JWT settings until "
+            "simplejwt's REFRESH_TOKEN_LIFETIME has passed since the switch, then set "
+            "SIMPLEJWT_TRANSITION to False and remove simplejwt.",
+        )
+    ]

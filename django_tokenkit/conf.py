@@ -78,6 +78,8 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": False,
     # None, or the dotted path of a callable(user) -> dict of extra access-token claims.
     "CUSTOM_CLAIMS": None,
+    # Accept simplejwt's tokens while clients switch (services/transition.py).
+    "SIMPLEJWT_TRANSITION": False,
 }
 
 #: What to do about a weak key: the system check's hint and the run-time error say the same.
@@ -171,6 +173,10 @@ class TokenkitSettings:
                 f"{described}. {SHORT_KEY_HINT}"
             )
         return entries
+
+    @cached_property
+    def simplejwt_transition(self) -> bool:
+        return bool(self.get("SIMPLEJWT_TRANSITION"))
 
     @cached_property
     def custom_claims(self) -> str | None:

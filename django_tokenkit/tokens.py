@@ -271,6 +271,19 @@ def _decode(raw: object, token_type: TokenType, *, verify_exp: bool) -> Token:
     return Token(token_type=token_type, claims=claims, kid=kid)
 
 
+def unverified_typ(raw: str) -> str | None:
+    """The ``typ`` header of ``raw``, read without verifying anything; None if unreadable.
+
+    For telling other packages' tokens apart (simplejwt's are ``JWT``), never
+    for trusting them.
+    """
+    try:
+        typ = _unverified_header(raw).get("typ")
+    except TokenInvalid:
+        return None
+    return typ if isinstance(typ, str) else None
+
+
 def _unverified_header(raw: str) -> dict[str, Any]:
     """The JOSE header of ``raw``, read before anything is verified.
 

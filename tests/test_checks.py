@@ -160,6 +160,7 @@ FAILING: dict[str, dict[str, Any]] = {
     },
     "tokenkit.W007": {"tokenkit": {"SIGNING_KEYS": None}},
     "tokenkit.E011": {"tokenkit": {"CUSTOM_CLAIMS": "tests.testapp.claims.reserved_claims"}},
+    "tokenkit.W008": {"tokenkit": {"SIMPLEJWT_TRANSITION": True}},
 }
 
 
@@ -343,6 +344,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("REFRESH_COOKIE_DOMAIN", 1),
     ("CUSTOM_CLAIMS", 1),
     ("CUSTOM_CLAIMS", ["tests.testapp.claims.role_claims"]),
+    ("SIMPLEJWT_TRANSITION", "yes"),
 ]
 
 
