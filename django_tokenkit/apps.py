@@ -37,5 +37,11 @@ class TokenkitConfig(AppConfig):
         checks.register(tokenkit_checks.check_cache, checks.Tags.caches)
         checks.register(tokenkit_checks.check_refresh_cookie, checks.Tags.security)
         checks.register(tokenkit_checks.check_cors_expose_headers)
+        checks.register(tokenkit_checks.check_rest_framework)
+        checks.register(tokenkit_checks.check_custom_claims)
+        checks.register(tokenkit_checks.check_simplejwt_transition, checks.Tags.security)
+        checks.register(
+            tokenkit_checks.check_deploy_signing_keys, checks.Tags.security, deploy=True
+        )
         # drf-spectacular's extensions, when it is installed (an optional dependency).
         contrib.load()

@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from django_tokenkit import (
     api_token_format,
     api_token_store,
+    dberrors,
     lease,
     outbox,
     revocation,
@@ -46,7 +47,7 @@ from django_tokenkit.exceptions import (
     TokenRevoked,
     to_api_exception,
 )
-from django_tokenkit.services import api_tokens
+from django_tokenkit.services import api_tokens, transition
 from django_tokenkit.tokens import Token
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def authentication_errors(request: Request | Any, scheme: str) -> Iterator[None]
         logger.exception(
             "tokenkit could not authenticate a %s request: the database failed", scheme
         )
-        raise ServiceUnavailable() from error
+        raise dberrors.unavailable(error, logger) from error
 
 
 def _active_user(token: Token) -> AbstractBaseUser:
@@ -170,6 +171,10 @@ class JWTAuthentication(BaseAuthentication):
             raw = credentials_from_header(header)
             if raw is None or raw.startswith(API_TOKEN_PREFIX):
                 return None
+            if tokenkit_settings.simplejwt_transition and transition.is_simplejwt_token(raw):
+                # request.auth is then simplejwt's AccessToken, which the sliding
+                # middleware leaves alone: such tokens end at their own expiry.
+                return transition.authenticate_access(raw)
             token = tokens.decode(raw, tokens.ACCESS)
             user = _active_user(token)
         return user, token

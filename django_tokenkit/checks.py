@@ -8,18 +8,27 @@ request can trip over it. Servers such as gunicorn do not run checks: run
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core import mail
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from django_tokenkit import keys
-from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, SAMESITE_VALUES, to_timedelta
+from django_tokenkit import claims, keys
+from django_tokenkit.conf import (
+    DEFAULTS,
+    DURATION_KEYS,
+    SAMESITE_VALUES,
+    SHORT_KEY_HINT,
+    to_timedelta,
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,20 @@ KEY_PROBLEM_IDS: dict[str, CheckId] = {
     "verify_only_first": VERIFY_ONLY_SIGNING_KEY,
     "duplicate_kid": DUPLICATE_KID,
 }
+NO_JWT_AUTHENTICATION = _register(
+    "tokenkit.W006", "JWTAuthentication is not in REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES"
+)
+NO_REST_FRAMEWORK = _register("tokenkit.E016", "'rest_framework' is not in INSTALLED_APPS")
+NO_SIGNING_KEYS = _register(
+    "tokenkit.W007", "check --deploy: SIGNING_KEYS is unset, so tokens are signed with SECRET_KEY"
+)
+BAD_CUSTOM_CLAIMS = _register(
+    "tokenkit.E017",
+    "CUSTOM_CLAIMS does not name a callable, or it returns reserved or non-JSON claims",
+)
+SIMPLEJWT_TRANSITION_ON = _register(
+    "tokenkit.W008", "SIMPLEJWT_TRANSITION is on: simplejwt's tokens are still accepted"
+)
 
 #: The check ids, and what each one means. Documented in docs/settings.rst.
 CHECK_IDS = {check_id: entry.title for check_id, entry in REGISTRY.items()}
@@ -258,6 +281,8 @@ VALIDATORS: dict[str, tuple[Callable[[object], bool], str]] = {
         "a list of positive durations (timedelta or seconds)",
     ),
     "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": (_is_bool, "True or False"),
+    "CUSTOM_CLAIMS": (_is_optional_str, "None or the dotted path of a callable(user) -> dict"),
+    "SIMPLEJWT_TRANSITION": (_is_bool, "True or False"),
 }
 
 
@@ -269,11 +294,10 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     if not isinstance(raw, dict):
         return [UNKNOWN_SETTING.message("TOKENKIT must be a dict.")]
     messages: list[CheckMessage] = []
-    for name in sorted(set(raw) - set(DEFAULTS)):
+    for name in sorted(set(raw) - set(DEFAULTS), key=str):
         messages.append(
             UNKNOWN_SETTING.message(
-                f"TOKENKIT has an unknown key {name!r}.",
-                hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
+                f"TOKENKIT has an unknown key {name!r}.", hint=_unknown_key_hint(name)
             )
         )
     for name, (is_valid, expected) in VALIDATORS.items():
@@ -283,6 +307,16 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
             )
     messages.extend(_check_durations(raw))
     return messages
+
+
+def _unknown_key_hint(name: object) -> str:
+    """ "Did you mean" the closest known keys, then the whole list."""
+    known = sorted(DEFAULTS)
+    close = difflib.get_close_matches(str(name).upper(), known, n=2, cutoff=0.6)
+    listing = "Known keys: " + ", ".join(known) + "."
+    if not close:
+        return listing
+    return "Did you mean " + " or ".join(repr(key) for key in close) + "? " + listing
 
 
 def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
@@ -366,7 +400,7 @@ def check_keys(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[
         check_id = KEY_PROBLEM_IDS[problem.kind]
         hint = None
         if problem.kind == "short":
-            hint = 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(64))"'
+            hint = SHORT_KEY_HINT
         messages.append(
             check_id.message(f"The key {problem.label} from {source} {problem.message}.", hint=hint)
         )
@@ -428,7 +462,7 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
                 obj="settings.CACHES",
             )
         ]
-    if not settings.DEBUG and backend in PER_PROCESS_CACHES:
+    if not settings.DEBUG and backend in PER_PROCESS_CACHES and not _harmless_in_tests(backend):
         return [
             PER_PROCESS_CACHE.message(
                 f"The tokenkit cache {alias!r} uses {backend}, which is not shared between "
@@ -451,6 +485,18 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     return []
+
+
+def _harmless_in_tests(backend: str) -> bool:
+    """A local-memory cache under a test runner: one process, nothing to share.
+
+    ``django.test.utils.setup_test_environment`` (run by ``manage.py test``
+    and by pytest-django) installs ``django.core.mail.outbox``; that, rather
+    than ``sys.argv`` or a ``TESTING`` flag, tells a test run apart, whatever
+    ``DEBUG`` says (the test runner turns it off). A dummy cache is not
+    harmless even there: revocations and refresh coordination would vanish.
+    """
+    return backend == PER_PROCESS_CACHES[0] and hasattr(mail, "outbox")
 
 
 def check_refresh_cookie(
@@ -503,5 +549,104 @@ def check_cors_expose_headers(
             "other origins will not let the front end read renewed tokens.",
             hint="Add them to CORS_EXPOSE_HEADERS.",
             obj="settings.CORS_EXPOSE_HEADERS",
+        )
+    ]
+
+
+def check_rest_framework(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """DRF is installed (its templates render the browsable API) and uses JWTAuthentication."""
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("rest_framework"):
+        messages.append(
+            NO_REST_FRAMEWORK.message(
+                "'rest_framework' is not in INSTALLED_APPS: tokenkit's views are Django REST "
+                "framework views, and a browser asking for one gets a 500 "
+                "(TemplateDoesNotExist) without DRF's templates.",
+                hint="Add 'rest_framework' to INSTALLED_APPS, next to 'django_tokenkit'.",
+                obj="settings.INSTALLED_APPS",
+            )
+        )
+    configured = getattr(settings, "REST_FRAMEWORK", None) or {}
+    classes = (
+        configured.get("DEFAULT_AUTHENTICATION_CLASSES") if isinstance(configured, dict) else None
+    )
+    if classes is None or JWT_AUTHENTICATION not in [str(name) for name in classes]:
+        messages.append(
+            NO_JWT_AUTHENTICATION.message(
+                f"{JWT_AUTHENTICATION} is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'], "
+                "so your views ignore tokenkit's access tokens: a request with a valid Bearer "
+                "token is answered 401 or 403.",
+                hint=f"Add '{JWT_AUTHENTICATION}' to "
+                "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] (and "
+                "'django_tokenkit.authentication.APITokenAuthentication' for API tokens). "
+                "If every view sets its own authentication_classes, silence this warning with "
+                "SILENCED_SYSTEM_CHECKS = ['tokenkit.W006'].",
+                obj="settings.REST_FRAMEWORK",
+            )
+        )
+    return messages
+
+
+def check_deploy_signing_keys(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Under ``check --deploy``: tokens should have a key of their own, not SECRET_KEY."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    if not isinstance(raw, dict) or raw.get("SIGNING_KEYS") is not None:
+        return []
+    return [
+        NO_SIGNING_KEYS.message(
+            "TOKENKIT['SIGNING_KEYS'] is not set, so tokens are signed with SECRET_KEY: "
+            "rotating SECRET_KEY logs every user out, and the key cannot be rotated on its own.",
+            hint="Generate a key with `python manage.py tokenkit_generate_key --kid <id>` and "
+            "set TOKENKIT['SIGNING_KEYS'] = [<its output>], read from the environment.",
+        )
+    ]
+
+
+def check_custom_claims(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``CUSTOM_CLAIMS`` imports, is callable and, tried on an unsaved user, reserves nothing."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    path = raw.get("CUSTOM_CLAIMS") if isinstance(raw, dict) else None
+    if not isinstance(path, str):
+        return []  # unset, or reported by check_settings
+    problem = claims.problem_with(path)
+    if problem is None:
+        return []
+    return [BAD_CUSTOM_CLAIMS.message(f"TOKENKIT['CUSTOM_CLAIMS'] {problem}", hint=claims.HINT)]
+
+
+JWT_AUTHENTICATION = "django_tokenkit.authentication.JWTAuthentication"
+
+
+def check_simplejwt_transition(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """While the transition from simplejwt is on, say so (and whether it can work)."""
+    raw = getattr(settings, "TOKENKIT", None) or {}
+    if not isinstance(raw, dict) or raw.get("SIMPLEJWT_TRANSITION") is not True:
+        return []
+    try:
+        import rest_framework_simplejwt.tokens  # noqa: F401
+    except ImportError:
+        state = (
+            "but rest_framework_simplejwt cannot be imported, so simplejwt's tokens are "
+            "refused as token_invalid"
+        )
+    else:
+        state = (
+            "tokenkit still accepts simplejwt's access tokens, which cannot be revoked, and "
+            "exchanges its refresh tokens"
+        )
+    return [
+        SIMPLEJWT_TRANSITION_ON.message(
+            f"TOKENKIT['SIMPLEJWT_TRANSITION'] is on: {state}.",
+            hint="Keep djangorestframework-simplejwt and its SIMPLE_JWT settings until "
+            "simplejwt's REFRESH_TOKEN_LIFETIME has passed since the switch, then set "
+            "SIMPLEJWT_TRANSITION to False and remove simplejwt.",
         )
     ]

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from django_tokenkit.keys import Key, get_algorithm, load_key_entries, load_keys
+from django_tokenkit.keys import Key, get_algorithm, key_problems, load_key_entries, load_keys
 
 SameSite = Literal["Lax", "Strict", "None"]
 SAMESITE_VALUES = ("Lax", "Strict", "None")
@@ -85,7 +85,18 @@ DEFAULTS: dict[str, Any] = {
     # How long before expiry `tokenkit_api_token notify` warns, once each.
     "API_TOKEN_EXPIRY_WARNINGS": (timedelta(days=7), timedelta(days=1)),
     "API_TOKEN_REVOKE_ON_PASSWORD_CHANGE": False,
+    # None, or the dotted path of a callable(user) -> dict of extra access-token claims.
+    "CUSTOM_CLAIMS": None,
+    # Accept simplejwt's tokens while clients switch (services/transition.py).
+    "SIMPLEJWT_TRANSITION": False,
 }
+
+#: What to do about a weak key: the system check's hint and the run-time error say the same.
+SHORT_KEY_HINT = (
+    "Generate a key with `python manage.py tokenkit_generate_key` and put it first in "
+    "TOKENKIT['SIGNING_KEYS'] (keep a previous key after it until the tokens it signed "
+    "have expired)."
+)
 
 DURATION_KEYS = frozenset(
     {
@@ -168,7 +179,19 @@ class TokenkitSettings:
                 f"TOKENKIT['ALGORITHM'] is {algorithm.name}, which needs SIGNING_KEYS (PEM keys)."
             )
         entries = load_key_entries(value, default_key=settings.SECRET_KEY)
-        return load_keys(entries, self.get("ALGORITHM"))
+        loaded = load_keys(entries, self.get("ALGORITHM"))
+        # A short HMAC key signs, but weakly: refused here as tokenkit.E004
+        # reports it, since servers such as gunicorn never run the checks.
+        hmac = algorithm is not None and not algorithm.asymmetric
+        problems = key_problems(algorithm, entries) if hmac and algorithm else []
+        if algorithm is not None and problems:
+            source = "SECRET_KEY" if value is None else "SIGNING_KEYS"
+            described = "; ".join(f"key {label} {problem}" for label, problem in problems)
+            raise ImproperlyConfigured(
+                f"tokenkit refuses to use the {algorithm.name} keys from {source}: "
+                f"{described}. {SHORT_KEY_HINT}"
+            )
+        return loaded
 
     @cached_property
     def jwks_max_age(self) -> timedelta:
@@ -186,6 +209,20 @@ class TokenkitSettings:
     @cached_property
     def jwks_check_revocation(self) -> bool:
         return bool(self.get("JWKS_CHECK_REVOCATION"))
+
+    @cached_property
+    def simplejwt_transition(self) -> bool:
+        return bool(self.get("SIMPLEJWT_TRANSITION"))
+
+    @cached_property
+    def custom_claims(self) -> str | None:
+        """The dotted path of the custom-claims callable, or None."""
+        value = self.get("CUSTOM_CLAIMS")
+        if value is not None and not isinstance(value, str):
+            raise ImproperlyConfigured(
+                "TOKENKIT['CUSTOM_CLAIMS'] must be None or the dotted path of a callable."
+            )
+        return value
 
     @cached_property
     def access_token_lifetime(self) -> timedelta:

@@ -206,8 +206,9 @@ KeyProblemKind = Literal[
 class KeyProblem:
     """Why a configured key cannot be used; ``kind`` maps to a system check id.
 
-    Every kind but ``short`` is also refused at run time (:func:`load_keys`):
-    a short HMAC key still works, it is only weak.
+    Every kind but ``short`` is also refused at run time by :func:`load_keys`;
+    a short HMAC key is refused at run time by the settings
+    (``tokenkit_settings.signing_keys``, through :func:`key_problems`).
     """
 
     kind: KeyProblemKind

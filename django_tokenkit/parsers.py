@@ -3,9 +3,14 @@
 DRF's parsers read a JSON body straight from the socket with no size limit,
 and Python's ``json`` raises ``RecursionError`` (which DRF does not catch,
 so a 500) on deeply nested input. Auth requests are a few hundred bytes, so
-anything larger than :data:`MAX_BODY_BYTES` is refused before it is read
-(tokenkit's views call :func:`check_content_length` first, the parsers check
-again) and every decoding failure becomes ``ParseError``.
+a declared body larger than :data:`MAX_BODY_BYTES` is refused (tokenkit's
+views call :func:`check_content_length` first, the parsers check again) and
+every decoding failure becomes ``ParseError``.
+
+Under WSGI that refusal comes before the body is read: nothing reads it
+before the view. Under ASGI, Django's handler reads the whole body before
+any view or middleware runs; :class:`django_tokenkit.asgi.BodyLimitMiddleware`,
+wrapped around the ASGI application, refuses it before it is read there too.
 """
 
 from __future__ import annotations

@@ -160,10 +160,17 @@ def encode(
     expires_at: datetime,
     now: datetime | None = None,
     jti: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[str, Token]:
-    """Sign a new token and return it with its parsed form."""
+    """Sign a new token and return it with its parsed form.
+
+    ``extra`` holds custom claims (:mod:`django_tokenkit.claims` has already
+    refused reserved names); tokenkit's own claims are set after them, so
+    they win whatever ``extra`` holds.
+    """
     issued = now or dj_timezone.now()
-    claims: dict[str, Any] = {
+    claims: dict[str, Any] = dict(extra or {})
+    claims |= {
         "sub": sub,
         "jti": jti or new_jti(),
         "iat": int(issued.timestamp()),
@@ -293,6 +300,19 @@ def _decode(
     claims = _verify(raw, candidates, verify_exp=verify_exp)
     _check_claim_types(claims, token_type)
     return Token(token_type=token_type, claims=claims, kid=kid, issued_here=resolver is None)
+
+
+def unverified_typ(raw: str) -> str | None:
+    """The ``typ`` header of ``raw``, read without verifying anything; None if unreadable.
+
+    For telling other packages' tokens apart (simplejwt's are ``JWT``), never
+    for trusting them.
+    """
+    try:
+        typ = _unverified_header(raw).get("typ")
+    except TokenInvalid:
+        return None
+    return typ if isinstance(typ, str) else None
 
 
 def _unverified_header(raw: str) -> dict[str, Any]:

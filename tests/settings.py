@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # For SIMPLEJWT_TRANSITION: simplejwt's blacklist, which the transition honours.
+    "rest_framework_simplejwt.token_blacklist",
     "django_tokenkit",
     "tests.testapp",
 ]

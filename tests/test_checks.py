@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core import checks as django_checks
+from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -26,6 +27,7 @@ from django_tokenkit.checks import (
     check_settings,
 )
 from django_tokenkit.conf import DURATION_KEYS
+from tests import settings as base_settings
 from tests.keypairs import private_pem, public_pem
 
 STRONG_KEY = "s" * 64
@@ -64,9 +66,18 @@ def middleware_without(settings: Any, name: str) -> list[str]:
     return [entry for entry in settings.MIDDLEWARE if entry != name]
 
 
+@pytest.fixture(autouse=True)
+def outside_test_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks judged as for a server: W001 stays silent under a test runner."""
+    monkeypatch.delattr(mail, "outbox", raising=False)
+
+
 def configure(settings: Any, tokenkit: Any = None, *, replace: bool = False, **django: Any) -> None:
     """Start from the clean configuration; ``tokenkit`` is merged in (or replaces it)."""
     settings.DEBUG = False
+    settings.REST_FRAMEWORK = base_settings.REST_FRAMEWORK
+    if settings.INSTALLED_APPS != base_settings.INSTALLED_APPS:
+        settings.INSTALLED_APPS = base_settings.INSTALLED_APPS
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE,
         *(
@@ -151,6 +162,21 @@ FAILING: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "tokenkit.W006": {
+        "tokenkit": {},
+        "REST_FRAMEWORK": {
+            "DEFAULT_AUTHENTICATION_CLASSES": [
+                "rest_framework.authentication.SessionAuthentication"
+            ]
+        },
+    },
+    "tokenkit.E016": {
+        "tokenkit": {},
+        "INSTALLED_APPS": [app for app in base_settings.INSTALLED_APPS if app != "rest_framework"],
+    },
+    "tokenkit.W007": {"tokenkit": {"SIGNING_KEYS": None}},
+    "tokenkit.E017": {"tokenkit": {"CUSTOM_CLAIMS": "tests.testapp.claims.reserved_claims"}},
+    "tokenkit.W008": {"tokenkit": {"SIMPLEJWT_TRANSITION": True}},
 }
 
 
@@ -222,7 +248,8 @@ def test_check_settings_tokenkit_unset_or_empty_passes(settings: Any, value: Any
     # DEBUG on: the default alias may be local-memory here (W001 has its own tests).
     configure(settings, value, replace=True, SECRET_KEY=STRONG_KEY, DEBUG=True)
 
-    assert run_checks() == []
+    # Only the deploy-time advice to give tokens a key of their own.
+    assert ids(run_checks()) == ["tokenkit.W007"]
 
 
 @pytest.mark.parametrize("value", ["HS256", ["ALGORITHM", "HS256"], ("a", 1), 1, True])
@@ -339,6 +366,9 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("REFRESH_COOKIE_PATH", "api/auth/"),
     ("REFRESH_COOKIE_PATH", 1),
     ("REFRESH_COOKIE_DOMAIN", 1),
+    ("CUSTOM_CLAIMS", 1),
+    ("CUSTOM_CLAIMS", ["tests.testapp.claims.role_claims"]),
+    ("SIMPLEJWT_TRANSITION", "yes"),
 ]
 
 
@@ -405,6 +435,8 @@ GOOD_VALUES: list[tuple[str, Any]] = [
     ("REFRESH_COOKIE_PATH", "/api/auth/"),
     ("REFRESH_COOKIE_DOMAIN", None),
     ("REFRESH_COOKIE_DOMAIN", ".example.com"),
+    ("CUSTOM_CLAIMS", None),
+    ("CUSTOM_CLAIMS", "tests.testapp.claims.role_claims"),
 ]
 
 
@@ -412,7 +444,9 @@ GOOD_VALUES: list[tuple[str, Any]] = [
 def test_check_settings_valid_value_passes(settings: Any, name: str, value: Any) -> None:
     configure(settings, {name: value}, SECRET_KEY=STRONG_KEY)
 
-    assert run_checks() == []
+    # SIGNING_KEYS None is valid; check --deploy only advises a key of its own.
+    deploy_advice = [checks.NO_SIGNING_KEYS.id] if (name, value) == ("SIGNING_KEYS", None) else []
+    assert [message.id for message in run_checks()] == deploy_advice
 
 
 # E003: durations -------------------------------------------------------------------

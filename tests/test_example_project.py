@@ -91,11 +91,16 @@ def test_demo_users_run_twice_resets_accounts_and_prints_credentials(database: P
     for expected in (
         "demo / demo-password",
         "admin / admin-password",
-        "http://127.0.0.1:8000/",
-        "http://127.0.0.1:8000/admin/",
+        "Single-page demo  http://127.0.0.1:8000/ ",
+        "Admin             http://127.0.0.1:8000/admin/ ",
         "http://127.0.0.1:8000/api/auth/token/",
     ):
         assert expected in second.stdout
+    # The API docs line appears exactly when the example serves the page.
+    serves_docs = manage(
+        env, "shell", "-c", "from django.urls import resolve; resolve('/api/docs/')", check=False
+    )
+    assert ("http://127.0.0.1:8000/api/docs/" in second.stdout) == (serves_docs.returncode == 0)
     accounts = manage(
         env,
         "shell",

@@ -271,9 +271,11 @@ def test_check_keys_each_asymmetric_algorithm_with_its_own_key_passes(
     assert check_ids(settings, tokenkit) == []
 
 
-def test_check_keys_short_hmac_key_is_only_a_check_not_a_run_time_refusal(settings: Any) -> None:
+def test_check_keys_short_hmac_key_is_e004_and_refused_at_run_time(settings: Any) -> None:
+    # Servers such as gunicorn run no checks: a weak key must not sign there either.
     assert check_ids(settings, {"SIGNING_KEYS": ["short"]}) == ["tokenkit.E004"]
-    assert tokenkit_settings.signing_keys[0].signer == "short"
+    with pytest.raises(ImproperlyConfigured, match="tokenkit_generate_key"):
+        tokenkit_settings.signing_keys  # noqa: B018
 
 
 def test_key_messages_never_contain_the_key(settings: Any) -> None:

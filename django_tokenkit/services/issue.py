@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import signals, tokens
+from django_tokenkit import claims, signals, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import StoreUnavailable
 from django_tokenkit.models import IssuedToken, Session
@@ -88,8 +89,13 @@ def _encode(
     expires_at: datetime,
     now: datetime,
     jti: str | None = None,
+    extra: Mapping[str, Any],
 ) -> tuple[str, Token]:
-    """A token of ``session`` with the claims every token of it carries."""
+    """A token of ``session`` with the claims every token of it carries.
+
+    ``extra`` is the session's custom claims: computed once at login, then
+    carried from token to token (see :mod:`django_tokenkit.claims`).
+    """
     return tokens.encode(
         token_type,
         sub=str(session.user_id),
@@ -98,16 +104,17 @@ def _encode(
         expires_at=expires_at,
         now=now,
         jti=jti,
+        extra=extra,
     )
 
 
-def encode_access(session: Session, now: datetime) -> tuple[str, Token]:
+def encode_access(session: Session, now: datetime, extra: Mapping[str, Any]) -> tuple[str, Token]:
     """A new access token of ``session``, never outliving the session's cap."""
     expires_at = min(now + tokenkit_settings.access_token_lifetime, session.expires_at)
-    return _encode(tokens.ACCESS, session, expires_at=expires_at, now=now)
+    return _encode(tokens.ACCESS, session, expires_at=expires_at, now=now, extra=extra)
 
 
-def encode_refresh(record: IssuedToken) -> tuple[str, Token]:
+def encode_refresh(record: IssuedToken, extra: Mapping[str, Any]) -> tuple[str, Token]:
     """The refresh token ``record`` describes, signed from its recorded claims."""
     return _encode(
         tokens.REFRESH,
@@ -115,14 +122,20 @@ def encode_refresh(record: IssuedToken) -> tuple[str, Token]:
         expires_at=record.expires_at,
         now=record.issued_at,
         jti=record.jti,
+        extra=extra,
     )
 
 
 def issue_pair(
-    session: Session, *, now: datetime, refresh_jti: str, refresh_expires_at: datetime
+    session: Session,
+    *,
+    now: datetime,
+    refresh_jti: str,
+    refresh_expires_at: datetime,
+    extra: Mapping[str, Any],
 ) -> tuple[str, Token, str, Token, IssuedToken]:
     """A new pair of ``session`` and its unsaved record; the caller saves it."""
-    access, access_token = encode_access(session, now)
+    access, access_token = encode_access(session, now, extra)
     record = IssuedToken(
         jti=refresh_jti,
         session=session,
@@ -131,11 +144,11 @@ def issue_pair(
         access_jti=access_token.jti,
         access_expires_at=access_token.expires_at,
     )
-    refresh, refresh_token = encode_refresh(record)
+    refresh, refresh_token = encode_refresh(record, extra)
     return access, access_token, refresh, refresh_token, record
 
 
-def replay_pair(record: IssuedToken) -> TokenPair:
+def replay_pair(record: IssuedToken, extra: Mapping[str, Any]) -> TokenPair:
     """Sign a recorded pair again: the same header and claims, ``jti`` included.
 
     That is the guarantee of a grace-period replay (docs/keys.rst, "What a
@@ -144,6 +157,8 @@ def replay_pair(record: IssuedToken) -> TokenPair:
     nonce per signature, so the strings differ while every claim a server
     checks, and every field of the response body but the two token
     strings, is the same. Both tokens are valid and interchangeable.
+
+    ``extra`` is the session's custom claims, the same on every token of it.
     """
     assert record.access_expires_at is not None
     access, access_token = _encode(
@@ -152,19 +167,23 @@ def replay_pair(record: IssuedToken) -> TokenPair:
         expires_at=record.access_expires_at,
         now=record.issued_at,
         jti=record.access_jti,
+        extra=extra,
     )
-    refresh, refresh_token = encode_refresh(record)
+    refresh, refresh_token = encode_refresh(record, extra)
     return TokenPair(access, access_token, refresh, refresh_token)
 
 
 def login(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPair:
     """Start a new session for ``user`` and issue its first pair.
 
-    The caller has already authenticated the user. Raises
+    The caller has already authenticated the user. The ``CUSTOM_CLAIMS``
+    hook, when configured, is called here, once per session. Raises
     :class:`~django_tokenkit.exceptions.StoreUnavailable` when the database
-    cannot record the session, in which case nothing was recorded.
+    cannot record the session, in which case nothing was recorded, and
+    ``ImproperlyConfigured`` when the hook's claims cannot go into a token.
     """
     now = timezone.now()
+    extra = claims.for_user(user)
     ip, user_agent = client_details(request)
     try:
         with transaction.atomic():
@@ -185,6 +204,7 @@ def login(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPa
                 now=now,
                 refresh_jti=tokens.new_jti(),
                 refresh_expires_at=refresh_expires_at,
+                extra=extra,
             )
             record.save(force_insert=True)
     except DatabaseError as error:

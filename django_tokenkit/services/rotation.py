@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import locks, signals, tokens
+from django_tokenkit import claims, locks, signals, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import StoreUnavailable, TokenExpired, TokenReused, TokenRevoked
 from django_tokenkit.models import (
@@ -145,12 +146,16 @@ def _refresh_in_transaction(
         if record_status == TokenStatus.REVOKED:
             raise TokenRevoked()
         if record_status == TokenStatus.ROTATED:
-            return _replay_or_reuse(record, session, now)
+            return _replay_or_reuse(record, session, now, claims.carried(token.claims))
         if not tokenkit_settings.rotate_refresh_tokens:
-            return _access_only(record, session, now), session, False
+            return _access_only(record, session, now, claims.carried(token.claims)), session, False
         refresh_expires_at = min(now + tokenkit_settings.refresh_token_lifetime, session.expires_at)
         access, access_token, refresh, refresh_token, successor = issue_pair(
-            session, now=now, refresh_jti=tokens.new_jti(), refresh_expires_at=refresh_expires_at
+            session,
+            now=now,
+            refresh_jti=tokens.new_jti(),
+            refresh_expires_at=refresh_expires_at,
+            extra=claims.carried(token.claims),
         )
         successor.save(force_insert=True)
         retired = IssuedToken.objects.filter(jti=record.jti, rotated_at__isnull=True).update(
@@ -181,7 +186,7 @@ def _locked_token_rows() -> QuerySet[IssuedToken]:
 
 
 def _replay_or_reuse(
-    record: IssuedToken, session: Session, now: datetime
+    record: IssuedToken, session: Session, now: datetime, extra: dict[str, Any]
 ) -> tuple[TokenPair, Session, bool] | _Reused:
     assert record.rotated_at is not None
     successor = record.replaced_by
@@ -197,13 +202,17 @@ def _replay_or_reuse(
             break
         successor = IssuedToken.objects.get(pk=successor.replaced_by_id)
     successor.session = session
-    return replay_pair(successor), session, False
+    # Every token of a session carries the claims of its login, so the
+    # presented token's are the successor's: the replay is byte for byte.
+    return replay_pair(successor, extra), session, False
 
 
-def _access_only(record: IssuedToken, session: Session, now: datetime) -> TokenPair:
+def _access_only(
+    record: IssuedToken, session: Session, now: datetime, extra: dict[str, Any]
+) -> TokenPair:
     """With rotation off: a new access token, the same refresh token."""
-    access, access_token = encode_access(session, now)
-    refresh, refresh_token = encode_refresh(record)
+    access, access_token = encode_access(session, now, extra)
+    refresh, refresh_token = encode_refresh(record, extra)
     Session.objects.filter(pk=session.pk).update(last_used_at=now)
     return TokenPair(access, access_token, refresh, refresh_token)
 

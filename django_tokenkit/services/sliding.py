@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from django_tokenkit import signals, tokens, users
 from django_tokenkit.cache import cache_key, get_cache, warn_cache_unavailable
+from django_tokenkit.claims import carried
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.models import Session
 from django_tokenkit.services._common import session_uuid
@@ -89,6 +90,8 @@ def renew_access_token(token: Token, now: datetime | None = None) -> tuple[str, 
         expires_at=_from_timestamp(claims["exp"]),
         now=_from_timestamp(claims["iat"]),
         jti=str(claims["jti"]),
+        # The session's custom claims, carried: every renewal of this token agrees.
+        extra=carried(token.claims),
     )
     if won:
         session_id = session_uuid(token.sid)

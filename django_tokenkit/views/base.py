@@ -19,9 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from django_tokenkit import cookies
+from django_tokenkit import cookies, dberrors
 from django_tokenkit.authentication import bearer_challenge, remember_auth_error
-from django_tokenkit.exceptions import AuthenticationError, ServiceUnavailable, StoreUnavailable
+from django_tokenkit.exceptions import AuthenticationError, StoreUnavailable
 from django_tokenkit.parsers import BoundedFormParser, BoundedJSONParser, check_content_length
 from django_tokenkit.services.issue import TokenPair
 
@@ -41,7 +41,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """
     if isinstance(exc, StoreUnavailable):
         # A service already logged the database's failure; this is its HTTP answer.
-        exc = ServiceUnavailable()
+        exc = dberrors.unavailable(exc, logger)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict):
         detail = response.data.get("detail")
@@ -95,11 +95,11 @@ class TokenkitAPIView(APIView):
         if isinstance(exc, AuthenticationError):
             remember_auth_error(self.request, exc)
         if isinstance(exc, StoreUnavailable):
-            exc = ServiceUnavailable()  # the service logged the database's error
+            exc = dberrors.unavailable(exc, logger)  # the service logged the database's error
         elif isinstance(exc, DatabaseError):
             # The services roll back what they began; say "try again", not 500.
             logger.exception("tokenkit %s failed on a database error", type(self).__name__)
-            exc = ServiceUnavailable()
+            exc = dberrors.unavailable(exc, logger)
         return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from django_tokenkit import cookies, tokens
 from django_tokenkit.authentication import JWTAuthentication, credentials_from_header
+from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import (
     AuthenticationError,
     BadRequest,
@@ -24,7 +25,7 @@ from django_tokenkit.exceptions import (
     to_api_exception,
 )
 from django_tokenkit.serializers import LoginSerializer, LogoutSerializer, RefreshSerializer
-from django_tokenkit.services import issue, revocation, rotation
+from django_tokenkit.services import issue, revocation, rotation, transition
 from django_tokenkit.throttling import LoginRateThrottle
 from django_tokenkit.tokens import Token
 from django_tokenkit.views.base import TokenkitAPIView, pair_response
@@ -72,7 +73,10 @@ class TokenRefreshView(TokenkitAPIView):
         if raw is None:
             raise ValidationError({"refresh": [ErrorDetail("This field is required.", "required")]})
         try:
-            pair = rotation.refresh(raw, request._request)
+            if tokenkit_settings.simplejwt_transition and transition.is_simplejwt_token(raw):
+                pair = transition.exchange_refresh(raw, request._request)
+            else:
+                pair = rotation.refresh(raw, request._request)
         except TokenError as error:
             raise to_api_exception(error) from None
         return pair_response(request, pair)

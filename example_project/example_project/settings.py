@@ -154,7 +154,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=60,
+        # Persistent connections under WSGI (each worker thread keeps one); none
+        # under ASGI, where Django's docs say they leak (asgi.py sets EXAMPLE_SERVER).
+        conn_max_age=0 if os.environ.get("EXAMPLE_SERVER") == "asgi" else 60,
         conn_health_checks=True,
     )
 }

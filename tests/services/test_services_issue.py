@@ -59,7 +59,7 @@ def test_login_records_session_and_pair_as_issued(user: Any, settings: Any) -> N
 def test_replay_pair_signs_the_recorded_pair_byte_for_byte(user: Any) -> None:
     pair = issue.login(user)
 
-    replayed = issue.replay_pair(IssuedToken.objects.select_related("session").get())
+    replayed = issue.replay_pair(IssuedToken.objects.select_related("session").get(), {})
 
     assert (replayed.access, replayed.refresh) == (pair.access, pair.refresh)
 

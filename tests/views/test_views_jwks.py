@@ -75,7 +75,10 @@ def test_jwks_cache_control_and_cors_headers(api_client: APIClient, settings: An
     assert default["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("tokenkit", [{}, {"SIGNING_KEYS": [HMAC_KEY]}, {"ALGORITHM": "HS512"}])
+@pytest.mark.parametrize(
+    "tokenkit",
+    [{}, {"SIGNING_KEYS": [HMAC_KEY]}, {"ALGORITHM": "HS512", "SIGNING_KEYS": ["k" * 64]}],
+)
 def test_jwks_with_hmac_keys_only_is_404(
     api_client: APIClient, settings: Any, tokenkit: dict[str, Any]
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.urls import Resolver404, resolve
 
 #: (username, password, is_superuser). Fixed on purpose: the demo prints them
 #: and the README quotes them, so anyone can log in right after `make demo`.
@@ -14,6 +15,19 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
     ("demo", "demo-password", False),
     ("admin", "admin-password", True),
 )
+
+
+#: The browsable API documentation, served once the drf-spectacular integration is in.
+API_DOCS = "/api/docs/"
+
+
+def _serves(path: str) -> bool:
+    """Whether the project's URLconf answers ``path``: print only URLs that work."""
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -60,9 +74,10 @@ class Command(BaseCommand):
             ),
             "",
             "Try it:",
-            f"  Landing page  {base}/",
-            f"  Admin         {base}/admin/",
-            f"  Log in        POST {base}/api/auth/token/",
+            f"  Single-page demo  {base}/  (log in as the demo user)",
+            *([f"  API docs          {base}{API_DOCS}"] if _serves(API_DOCS) else []),
+            f"  Admin             {base}/admin/  (log in as the admin user)",
+            f"  Log in by hand    POST {base}/api/auth/token/",
             "",
         ]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
