@@ -184,15 +184,32 @@ async function probeApiTokens() {
   if (panel.hidden) return;
   const list = $("#api-tokens");
   list.replaceChildren();
-  for (const token of await response.json()) {
+  for (const token of (await response.json()).results) {
     const item = document.createElement("li");
     item.textContent = `${token.name} · ${token.hint} · expires ${token.expires_at ?? "never"}`;
     list.append(item);
   }
 }
 
+// Each panel loads on its own: one that fails (a network error, an answer of
+// an unexpected shape) is logged and leaves the others, and the page, working.
 async function afterLogin() {
-  await Promise.all([callMe(), loadNotes(), loadSessions(), probeApiTokens()]);
+  const panels = [
+    ["/api/me/", callMe],
+    ["notes", loadNotes],
+    ["sessions", loadSessions],
+    ["API tokens", probeApiTokens],
+  ];
+  await Promise.all(
+    panels.map(async ([name, load]) => {
+      try {
+        await load();
+      } catch (error) {
+        log("error", `loading ${name} failed: ${error}`);
+        reportError(error); // to the console, as the uncaught error it was
+      }
+    }),
+  );
 }
 
 $("#login-form").addEventListener("submit", async (event) => {
@@ -244,8 +261,11 @@ $("#clear-log").addEventListener("click", () => $("#log").replaceChildren());
 
 render();
 setInterval(tick, 100);
-client.ready.then(async () => {
-  render();
-  if (client.isLoggedIn()) await afterLogin();
-  document.body.dataset.ready = "true";
-});
+client.ready
+  .then(async () => {
+    render();
+    if (client.isLoggedIn()) await afterLogin();
+  })
+  .finally(() => {
+    document.body.dataset.ready = "true";
+  });
