@@ -418,10 +418,48 @@ def test_browser_demo_every_button_works_and_screenshot(
 
         page.click("#reload-sessions")
         page.wait_for_function("() => document.querySelectorAll('#sessions li').length >= 2")
-        assert page.locator("#api-tokens-panel").is_visible()
+
+        # The API-token panel: create, see the secret once, find it by its hint.
+        page.fill("#api-token-name", "nightly export")
+        page.select_option("#api-token-expiry", "never")
+        page.check("input[name=api-token-scope][value='notes:read']")
+        page.click("#create-api-token")
+        page.wait_for_selector("#api-tokens li:has-text('nightly export')")
+        secret = page.locator("#api-token-secret-value").inner_text()
+        nightly = page.locator(f"#api-tokens li:has(code.hint:text-is('tkp_{secret[-4:]}'))")
+        bearer = {"Authorization": f"Bearer {secret}"}
+        reads = requests.get(server.url("/api/notes/"), headers=bearer, timeout=HTTP_TIMEOUT)
+        writes = requests.post(
+            server.url("/api/notes/"), json={"title": "x"}, headers=bearer, timeout=HTTP_TIMEOUT
+        )
+        assert secret.startswith("tkp_")
+        assert "not shown again" in page.locator("#api-token-secret").inner_text()
+        assert nightly.locator(".badge.never").inner_text() == "never expires"
+        assert nightly.locator(".scopes").inner_text() == "notes:read"
+        assert (reads.status_code, writes.status_code) == (200, 403)
+        assert writes.json()["code"] == "insufficient_scope"
+
+        page.fill("#api-token-name", "ci deploy")  # the default lifetime, every scope
+        page.click("#create-api-token")
+        page.wait_for_selector("#api-tokens li:has-text('ci deploy')")
+        deploy = page.locator("#api-tokens li:has-text('ci deploy')")
+        assert deploy.locator(".expires").inner_text().startswith("expires ")
+        assert deploy.locator(".scopes").inner_text() == "all of your rights"
         page.click("#log-panel")  # so the screenshot shows no focus ring
         shot = tmp_path / "demo.png"
-        page.screenshot(path=str(shot), full_page=False)
+        page.screenshot(path=str(shot), full_page=True)
+
+        # Shown once: a reload of the panel takes the secret out of the page.
+        page.click("#reload-api-tokens")
+        page.wait_for_selector("#api-token-secret", state="hidden")
+        assert nightly.count() == 1  # still listed, by its hint
+        assert secret not in page.content()
+        assert secret not in page.locator("#log").inner_text()
+        nightly.locator(".revoke-api-token").click()
+        nightly.wait_for(state="detached")
+        revoked = requests.get(server.url("/api/notes/"), headers=bearer, timeout=HTTP_TIMEOUT)
+        assert revoked.status_code == 401
+        assert deploy.count() == 1
 
         other_id = other_browser.evaluate(
             "async () => (await window.tokenkitClient.sessions()).find((s) => s.current).id"
