@@ -25,6 +25,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,47 @@ def servers(
         yield {"memory": both[0], "cookie": both[1]}
 
 
+@contextmanager
+def browser_context(chromium: Any, server: Server, **options: Any) -> Iterator[Any]:
+    """A browser context on ``server`` in which a broken page fails the test.
+
+    An uncaught error in the demo's script, or a static file that does not
+    load, stops the page before it marks itself ready: the test would only see
+    a wait time out, thirty seconds later, with no clue. Here such an error
+    fails the test when the context closes, and a failing test shows what the
+    pages' consoles said.
+    """
+    context = chromium.new_context(base_url=server.base_url, **options)
+    broken: list[str] = []
+    console: list[str] = []
+    context.on("weberror", lambda error: broken.append(f"uncaught: {error.error}"))
+    context.on(
+        "response",
+        lambda response: (
+            broken.append(f"{response.status} for {response.url}")
+            if "/static/" in response.url and response.status >= 400
+            else None
+        ),
+    )
+    context.on(
+        "console",
+        lambda message: (
+            console.append(f"{message.type}: {message.text}")
+            if message.type in ("error", "warning")
+            else None
+        ),
+    )
+    try:
+        yield context
+    except Exception as error:
+        if broken or console:
+            pytest.fail(f"{error}\npage errors: {broken}\nconsole: {console}")
+        raise
+    finally:
+        context.close()
+    assert not broken, f"page errors: {broken}\nconsole: {console}"
+
+
 def count_requests(server: Server, method: str, path: str) -> int:
     """How many ``method path`` requests the server's access log shows so far."""
     count = 0
@@ -186,8 +228,7 @@ def test_browser_five_tabs_in_parallel_never_fail_and_refresh_once_per_expiry(
     chromium: Any, servers: dict[str, Server]
 ) -> None:
     server = servers["memory"]
-    context = chromium.new_context(base_url=server.base_url)
-    try:
+    with browser_context(chromium, server) as context:
         first = open_tab(context)
         log_in(first)
         # Opened mid-session: logged in without a password, from the first tab.
@@ -215,16 +256,13 @@ def test_browser_five_tabs_in_parallel_never_fail_and_refresh_once_per_expiry(
                 .endswith("logged in with the session of another open tab")
             )
             assert logged(page, "session-ended") == 0
-    finally:
-        context.close()
 
 
 def test_browser_logout_in_one_tab_logs_out_every_tab_within_a_second(
     chromium: Any, servers: dict[str, Server]
 ) -> None:
     server = servers["memory"]
-    context = chromium.new_context(base_url=server.base_url)
-    try:
+    with browser_context(chromium, server) as context:
         pages = [open_tab(context)]
         log_in(pages[0])
         pages += [open_tab(context) for _ in range(2)]
@@ -253,16 +291,13 @@ def test_browser_logout_in_one_tab_logs_out_every_tab_within_a_second(
                 .first.inner_text()
                 .endswith("logged out (in another tab)")
             )
-    finally:
-        context.close()
 
 
 def test_browser_session_revoked_by_command_reaches_session_ended_in_every_tab_once(
     chromium: Any, servers: dict[str, Server], services: SharedServices
 ) -> None:
     server = servers["cookie"]
-    context = chromium.new_context(base_url=server.base_url)
-    try:
+    with browser_context(chromium, server) as context:
         pages = [open_tab(context)]
         log_in(pages[0], "other")
         pages += [open_tab(context) for _ in range(2)]
@@ -283,16 +318,13 @@ def test_browser_session_revoked_by_command_reaches_session_ended_in_every_tab_o
         assert statuses == [401, 401, 401]
         assert [logged(page, "session-ended") for page in pages] == [1, 1, 1]
         assert "token_revoked" in pages[0].locator("#log").inner_text()
-    finally:
-        context.close()
 
 
 def test_browser_cookie_mode_keeps_tokens_from_page_and_new_tab_logs_in_through_cookie(
     chromium: Any, servers: dict[str, Server]
 ) -> None:
     server = servers["cookie"]
-    context = chromium.new_context(base_url=server.base_url)
-    try:
+    with browser_context(chromium, server) as context:
         first = open_tab(context)
         log_in(first)
         first.click("#refresh-now")
@@ -317,20 +349,16 @@ def test_browser_cookie_mode_keeps_tokens_from_page_and_new_tab_logs_in_through_
         assert refresh_cookie["value"] not in readable
         assert "eyJ" not in readable  # no JWT of any kind
         assert "csrftoken" in readable  # what the page does read: the CSRF token
-    finally:
-        context.close()
 
 
 def test_browser_clock_an_hour_off_either_way_changes_nothing(
     chromium: Any, servers: dict[str, Server]
 ) -> None:
     server = servers["memory"]
-    contexts = []
-    try:
+    with ExitStack() as stack:
         pages = []
         for offset in (3600_000, -3600_000):
-            context = chromium.new_context(base_url=server.base_url)
-            contexts.append(context)
+            context = stack.enter_context(browser_context(chromium, server))
             context.add_init_script(
                 f"{{ const realNow = Date.now; Date.now = () => realNow() + ({offset}); }}"
             )
@@ -351,20 +379,16 @@ def test_browser_clock_an_hour_off_either_way_changes_nothing(
         for page in pages:
             assert logged(page, "session-ended") == 0
             assert 0 < page.evaluate("() => window.tokenkitClient.expiresIn()") <= 4000
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def test_browser_demo_every_button_works_and_screenshot(
     chromium: Any, servers: dict[str, Server], tmp_path: Path
 ) -> None:
     server = servers["cookie"]
-    context = chromium.new_context(
-        base_url=server.base_url, viewport={"width": 1200, "height": 820}
-    )
-    elsewhere = chromium.new_context(base_url=server.base_url)  # another browser, another session
-    try:
+    with (
+        browser_context(chromium, server, viewport={"width": 1200, "height": 820}) as context,
+        browser_context(chromium, server) as elsewhere,  # another browser, another session
+    ):
         other_browser = open_tab(elsewhere)
         log_in(other_browser)
         page = open_tab(context)
@@ -394,10 +418,48 @@ def test_browser_demo_every_button_works_and_screenshot(
 
         page.click("#reload-sessions")
         page.wait_for_function("() => document.querySelectorAll('#sessions li').length >= 2")
-        assert page.locator("#api-tokens-panel").is_hidden()  # no api-tokens/ endpoint yet
+
+        # The API-token panel: create, see the secret once, find it by its hint.
+        page.fill("#api-token-name", "nightly export")
+        page.select_option("#api-token-expiry", "never")
+        page.check("input[name=api-token-scope][value='notes:read']")
+        page.click("#create-api-token")
+        page.wait_for_selector("#api-tokens li:has-text('nightly export')")
+        secret = page.locator("#api-token-secret-value").inner_text()
+        nightly = page.locator(f"#api-tokens li:has(code.hint:text-is('tkp_{secret[-4:]}'))")
+        bearer = {"Authorization": f"Bearer {secret}"}
+        reads = requests.get(server.url("/api/notes/"), headers=bearer, timeout=HTTP_TIMEOUT)
+        writes = requests.post(
+            server.url("/api/notes/"), json={"title": "x"}, headers=bearer, timeout=HTTP_TIMEOUT
+        )
+        assert secret.startswith("tkp_")
+        assert "not shown again" in page.locator("#api-token-secret").inner_text()
+        assert nightly.locator(".badge.never").inner_text() == "never expires"
+        assert nightly.locator(".scopes").inner_text() == "notes:read"
+        assert (reads.status_code, writes.status_code) == (200, 403)
+        assert writes.json()["code"] == "insufficient_scope"
+
+        page.fill("#api-token-name", "ci deploy")  # the default lifetime, every scope
+        page.click("#create-api-token")
+        page.wait_for_selector("#api-tokens li:has-text('ci deploy')")
+        deploy = page.locator("#api-tokens li:has-text('ci deploy')")
+        assert deploy.locator(".expires").inner_text().startswith("expires ")
+        assert deploy.locator(".scopes").inner_text() == "all of your rights"
         page.click("#log-panel")  # so the screenshot shows no focus ring
         shot = tmp_path / "demo.png"
-        page.screenshot(path=str(shot), full_page=False)
+        page.screenshot(path=str(shot), full_page=True)
+
+        # Shown once: a reload of the panel takes the secret out of the page.
+        page.click("#reload-api-tokens")
+        page.wait_for_selector("#api-token-secret", state="hidden")
+        assert nightly.count() == 1  # still listed, by its hint
+        assert secret not in page.content()
+        assert secret not in page.locator("#log").inner_text()
+        nightly.locator(".revoke-api-token").click()
+        nightly.wait_for(state="detached")
+        revoked = requests.get(server.url("/api/notes/"), headers=bearer, timeout=HTTP_TIMEOUT)
+        assert revoked.status_code == 401
+        assert deploy.count() == 1
 
         other_id = other_browser.evaluate(
             "async () => (await window.tokenkitClient.sessions()).find((s) => s.current).id"
@@ -423,6 +485,3 @@ def test_browser_demo_every_button_works_and_screenshot(
         if os.environ.get("TOKENKIT_UPDATE_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, SCREENSHOTS / "demo.png")
-    finally:
-        context.close()
-        elsewhere.close()

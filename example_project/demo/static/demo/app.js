@@ -75,11 +75,16 @@ function render() {
   document.body.dataset.state = loggedIn ? "logged-in" : "logged-out";
   $("#login-panel").hidden = loggedIn;
   $("#app").hidden = !loggedIn;
+  $("#api-tokens-panel").hidden = !loggedIn;
   $("#mode").textContent = client.usesRefreshCookie()
     ? "refresh token in an HttpOnly cookie"
     : "refresh token in this page's memory";
   $("#counters").textContent = `${renewals} renewed, ${refreshes} refreshed in this tab`;
-  if (!loggedIn) stopAutoCall();
+  if (!loggedIn) {
+    stopAutoCall();
+    forgetSecret();
+    $("#api-tokens").replaceChildren();
+  }
 }
 
 function tick() {
@@ -173,26 +178,114 @@ async function loadSessions() {
   }
 }
 
-// API-TOKEN PANEL: the api-tokens/ endpoint is being built separately. The
-// panel (#api-tokens-panel) stays hidden until GET /api/auth/api-tokens/
-// answers 200; then it lists the user's API tokens. Creating and revoking
-// them belong here once the endpoint exists.
-async function probeApiTokens() {
-  const response = await api("/api/auth/api-tokens/");
-  const panel = $("#api-tokens-panel");
-  panel.hidden = response.status !== 200;
-  if (panel.hidden) return;
+// --- the API-token panel ------------------------------------------------------------
+//
+// A new token's secret is in the answer to its creation only: the panel shows
+// it once, and forgets it (removes it from the page) as soon as the list is
+// reloaded, a token is revoked, or the user logs out. It is never logged.
+
+const API_TOKENS = "/api/auth/api-tokens/";
+const day = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+
+function forgetSecret() {
+  $("#api-token-secret-value").textContent = "";
+  $("#api-token-secret").hidden = true;
+}
+
+function apiTokenItem(token) {
+  const item = document.createElement("li");
+  item.dataset.apiTokenId = token.id;
+  const name = document.createElement("strong");
+  name.textContent = token.name;
+  const hint = document.createElement("code");
+  hint.className = "hint";
+  hint.textContent = token.hint;
+  const scopes = document.createElement("span");
+  scopes.className = "scopes";
+  scopes.textContent = token.scopes.length ? token.scopes.join(", ") : "all of your rights";
+  const expiry = document.createElement("span");
+  if (token.expires_at === null) {
+    expiry.className = "badge never";
+    expiry.textContent = "never expires";
+  } else {
+    expiry.className = "expires";
+    expiry.textContent = `expires ${day(token.expires_at)}`;
+  }
+  const used = document.createElement("span");
+  used.className = "muted last-used";
+  used.textContent = token.last_used_at ? `last used ${day(token.last_used_at)}` : "never used";
+  const revoke = document.createElement("button");
+  revoke.type = "button";
+  revoke.className = "link revoke-api-token";
+  revoke.textContent = "revoke";
+  revoke.addEventListener("click", async () => {
+    const response = await api(`${API_TOKENS}${token.id}/`, { method: "DELETE" });
+    log("api", `revoked API token ${token.name} (${token.hint}) → ${response.status}`);
+    loadApiTokens();
+  });
+  item.append(name, " ", hint, " · ", scopes, " · ", expiry, " · ", used, " ", revoke);
+  return item;
+}
+
+async function loadApiTokens({ keepSecret = false } = {}) {
+  if (!keepSecret) forgetSecret();
+  const response = await api(`${API_TOKENS}?page_size=100`);
   const list = $("#api-tokens");
   list.replaceChildren();
-  for (const token of await response.json()) {
-    const item = document.createElement("li");
-    item.textContent = `${token.name} · ${token.hint} · expires ${token.expires_at ?? "never"}`;
-    list.append(item);
+  if (!response.ok) return show(response, "#api-token-error");
+  const page = await response.json();
+  list.append(...page.results.map(apiTokenItem));
+  if (!page.results.length) {
+    const none = document.createElement("li");
+    none.className = "muted";
+    none.textContent = "No API tokens yet.";
+    list.append(none);
   }
 }
 
+async function createApiToken(event) {
+  event.preventDefault();
+  $("#api-token-error").textContent = "";
+  const expiry = $("#api-token-expiry").value;
+  const scopes = [...document.querySelectorAll("input[name=api-token-scope]:checked")];
+  const response = await api(API_TOKENS, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      name: $("#api-token-name").value,
+      expires_in: expiry === "never" ? null : Number(expiry),
+      scopes: scopes.map((box) => box.value),
+    }),
+  });
+  if (response.status !== 201) return show(response, "#api-token-error");
+  const created = await response.json();
+  log("api", `created API token ${created.name} (${created.hint})`);
+  $("#api-token-form").reset();
+  $("#api-token-secret-value").textContent = created.token;
+  $("#api-token-secret").hidden = false;
+  $("#copy-api-token").textContent = "Copy";
+  await loadApiTokens({ keepSecret: true });
+}
+
+// Each panel loads on its own: one that fails (a network error, an answer of
+// an unexpected shape) is logged and leaves the others, and the page, working.
 async function afterLogin() {
-  await Promise.all([callMe(), loadNotes(), loadSessions(), probeApiTokens()]);
+  const panels = [
+    ["/api/me/", callMe],
+    ["notes", loadNotes],
+    ["sessions", loadSessions],
+    ["API tokens", loadApiTokens],
+  ];
+  await Promise.all(
+    panels.map(async ([name, load]) => {
+      try {
+        await load();
+      } catch (error) {
+        log("error", `loading ${name} failed: ${error}`);
+        reportError(error); // to the console, as the uncaught error it was
+      }
+    }),
+  );
 }
 
 $("#login-form").addEventListener("submit", async (event) => {
@@ -236,6 +329,17 @@ $("#note-form").addEventListener("submit", async (event) => {
   loadNotes();
 });
 $("#reload-sessions").addEventListener("click", loadSessions);
+$("#api-token-form").addEventListener("submit", createApiToken);
+$("#reload-api-tokens").addEventListener("click", () => loadApiTokens());
+$("#dismiss-api-token").addEventListener("click", forgetSecret);
+$("#copy-api-token").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("#api-token-secret-value").textContent);
+    $("#copy-api-token").textContent = "Copied";
+  } catch {
+    $("#copy-api-token").textContent = "Select it and copy by hand";
+  }
+});
 $("#logout").addEventListener("click", () => client.logout().catch((e) => log("api", e.message)));
 $("#logout-all").addEventListener("click", () =>
   client.logout({ all: true }).catch((e) => log("api", e.message)),
@@ -244,8 +348,11 @@ $("#clear-log").addEventListener("click", () => $("#log").replaceChildren());
 
 render();
 setInterval(tick, 100);
-client.ready.then(async () => {
-  render();
-  if (client.isLoggedIn()) await afterLogin();
-  document.body.dataset.ready = "true";
-});
+client.ready
+  .then(async () => {
+    render();
+    if (client.isLoggedIn()) await afterLogin();
+  })
+  .finally(() => {
+    document.body.dataset.ready = "true";
+  });
