@@ -452,6 +452,7 @@ def test_browser_demo_every_button_works_and_screenshot(
         # Shown once: a reload of the panel takes the secret out of the page.
         page.click("#reload-api-tokens")
         page.wait_for_selector("#api-token-secret", state="hidden")
+        nightly.wait_for(state="attached")
         assert nightly.count() == 1  # still listed, by its hint
         assert secret not in page.content()
         assert secret not in page.locator("#log").inner_text()

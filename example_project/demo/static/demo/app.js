@@ -231,16 +231,20 @@ async function loadApiTokens({ keepSecret = false } = {}) {
   if (!keepSecret) forgetSecret();
   const response = await api(`${API_TOKENS}?page_size=100`);
   const list = $("#api-tokens");
-  list.replaceChildren();
-  if (!response.ok) return show(response, "#api-token-error");
+  if (!response.ok) {
+    list.replaceChildren();
+    return show(response, "#api-token-error");
+  }
   const page = await response.json();
-  list.append(...page.results.map(apiTokenItem));
-  if (!page.results.length) {
+  // Built first, swapped in at once: the list is never seen empty mid-reload.
+  const items = page.results.map(apiTokenItem);
+  if (!items.length) {
     const none = document.createElement("li");
     none.className = "muted";
     none.textContent = "No API tokens yet.";
-    list.append(none);
+    items.push(none);
   }
+  list.replaceChildren(...items);
 }
 
 async function createApiToken(event) {
