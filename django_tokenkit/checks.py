@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_tokenkit import claims, keys
 from django_tokenkit.conf import (
+    AUTO,
     DEFAULTS,
     DURATION_KEYS,
     SHORT_KEY_HINT,
@@ -193,7 +194,9 @@ def _check_durations(raw: dict[str, Any]) -> list[CheckMessage]:
     durations: dict[str, timedelta] = {}
     for name in sorted(DURATION_KEYS):
         value = raw.get(name, DEFAULTS[name])
-        if value is None and name in OPTIONAL_DURATIONS:
+        if (value is None and name in OPTIONAL_DURATIONS) or (
+            name == "REVOCATION_LEASE" and value == AUTO
+        ):
             continue
         try:
             # to_timedelta also refuses NaN, infinity and out-of-range numbers,
@@ -291,13 +294,13 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
         ]
     config = caches_setting[alias]
     backend = config.get("BACKEND", "")
-    if raw.get("REVOCATION_LEASE") is not None and backend not in REDIS_BACKENDS:
+    if raw.get("REVOCATION_LEASE") not in (None, AUTO) and backend not in REDIS_BACKENDS:
         return [
             LEASE_NEEDS_REDIS.message(
                 f"TOKENKIT['REVOCATION_LEASE'] is set, but the tokenkit cache {alias!r} uses "
                 f"{backend or 'no backend'}; the lease needs Redis publish/subscribe.",
                 hint="Point CACHE_ALIAS at a Redis cache (" + " or ".join(REDIS_BACKENDS) + "), "
-                "or remove REVOCATION_LEASE.",
+                "or set REVOCATION_LEASE to None (or \"auto\", on only with Redis).",
             )
         ]
     if backend in REDIS_BACKENDS and redis_server_count(config) > 1:

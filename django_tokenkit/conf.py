@@ -69,8 +69,10 @@ DEFAULTS: dict[str, Any] = {
     # None: the common prefix of the refresh and logout URLs.
     "REFRESH_COOKIE_PATH": None,
     "REFRESH_COOKIE_DOMAIN": None,
-    # None: every request asks the shared cache. A duration: see lease.py.
-    "REVOCATION_LEASE": None,
+    # "auto": DEFAULT_REVOCATION_LEASE when the tokenkit cache is Redis, off
+    # otherwise. None: off, every request asks the shared cache. A duration:
+    # that lease (it needs Redis). See lease.py.
+    "REVOCATION_LEASE": "auto",
     # How often each process reads the revocation outbox at the least (outbox.py).
     "REVOCATION_OUTBOX_INTERVAL": timedelta(seconds=1),
     # API tokens for scripts and jobs (SPEC section 6).
@@ -90,6 +92,13 @@ DEFAULTS: dict[str, Any] = {
     # Accept simplejwt's tokens while clients switch (services/transition.py).
     "SIMPLEJWT_TRANSITION": False,
 }
+
+#: ``REVOCATION_LEASE``'s default: on, at :data:`DEFAULT_REVOCATION_LEASE`, when
+#: the tokenkit cache is Redis (docs/benchmarks.rst has the measurements that
+#: made it the default), off with any other cache.
+AUTO = "auto"
+#: The lease "auto" turns on: each revocation and user save waits this long.
+DEFAULT_REVOCATION_LEASE = timedelta(milliseconds=50)
 
 #: What to do about a weak key: the system check's hint and the run-time error say the same.
 SHORT_KEY_HINT = (
@@ -254,6 +263,21 @@ class TokenkitSettings:
 
     @cached_property
     def revocation_lease(self) -> timedelta | None:
+        """The lease in force, or None when it is off.
+
+        ``"auto"`` (the default) resolves to :data:`DEFAULT_REVOCATION_LEASE`
+        when the tokenkit cache reaches Redis through a single redis-py
+        client (either Redis backend), and to None otherwise: the local-memory
+        cache of development, a sharded django-redis client, a Memcached.
+        """
+        if self.get("REVOCATION_LEASE") == AUTO:
+            from django_tokenkit.cache import redis_client  # cache.py imports this module
+
+            try:
+                reachable = redis_client(write=True, alias=self.cache_alias) is not None
+            except Exception:  # no such cache alias: check tokenkit.E006 says so
+                reachable = False
+            return DEFAULT_REVOCATION_LEASE if reachable else None
         return self._optional_duration("REVOCATION_LEASE")
 
     @cached_property
@@ -385,8 +409,9 @@ class TokenkitSettings:
 
 tokenkit_settings = TokenkitSettings()
 
-#: The settings a kept value may derive from (SIGNING_KEYS defaults to SECRET_KEY).
-SOURCE_SETTINGS = frozenset({"TOKENKIT", "SECRET_KEY"})
+#: The settings a kept value may derive from (SIGNING_KEYS defaults to SECRET_KEY,
+#: REVOCATION_LEASE to what the cache is).
+SOURCE_SETTINGS = frozenset({"TOKENKIT", "SECRET_KEY", "CACHES"})
 
 
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:

@@ -69,12 +69,26 @@ def revoke_after_credential_change(sender: Any, instance: Any, **kwargs: Any) ->
     """``post_save``: revoke what ``pre_save`` noted, and forget the cached user."""
     if not kwargs.get("created"):
         # A brand-new row has no cached copy to replace.
-        users.forget_then_refresh(instance.pk)
+        users.forget_then_refresh(instance.pk, urgent=_is_urgent(kwargs.get("update_fields")))
     reason = getattr(instance, _PENDING_ATTRIBUTE, None)
     if reason is None:
         return
     setattr(instance, _PENDING_ATTRIBUTE, None)
     transaction.on_commit(lambda: _revoke_for(instance, reason))
+
+
+#: Fields a save may change without the revocation lease's wait: Django's
+#: ``update_last_login`` (every login) saves ``update_fields=["last_login"]``.
+NOT_URGENT_FIELDS = frozenset({"last_login"})
+
+
+def _is_urgent(update_fields: Any) -> bool:
+    """Whether every process must see this save by the time it returns.
+
+    Only a save limited to :data:`NOT_URGENT_FIELDS` may reach them a moment
+    later; any other field may be what an application's permissions read.
+    """
+    return update_fields is None or not set(update_fields) <= NOT_URGENT_FIELDS
 
 
 def _revoke_for(user: Any, reason: str) -> None:

@@ -106,7 +106,7 @@ def forget(pk: object) -> None:
     transaction.on_commit(lambda: lease.announce([user_key(pk)]))
 
 
-def refresh(pk: object) -> None:
+def refresh(pk: object, *, urgent: bool = True) -> None:
     """Replace the cached copy of user ``pk`` with the row as committed now.
 
     Called once a save has committed, in place of letting the tombstone of
@@ -115,7 +115,9 @@ def refresh(pk: object) -> None:
     saves ``last_login``) is every request a new session makes. ``set``, not
     ``add``: the committed row wins over anything a reader put there. The
     revocation lease's announcement follows the write, so no process keeps an
-    older copy in memory. A failure leaves the tombstone to lapse as before.
+    older copy in memory; it waits the lease only when ``urgent`` (see
+    :func:`forget_then_refresh`). A failure leaves the tombstone to lapse as
+    before.
     """
     user_model = get_user_model()
     try:
@@ -130,18 +132,21 @@ def refresh(pk: object) -> None:
             get_cache().set(key, user, timeout=USER_CACHE_TIMEOUT)
     except Exception as error:  # the cache backend's connection error
         warn_cache_unavailable("user cache refresh", error)
-    lease.announce([key])
+    lease.announce([key], wait=urgent)
 
 
-def forget_then_refresh(pk: object) -> None:
+def forget_then_refresh(pk: object, *, urgent: bool = True) -> None:
     """On a save: tombstone the copy now, put the committed row back after commit.
 
     The tombstone covers the moment between the save and its commit (and a
     rollback); the refresh ends it as soon as the change is visible to every
-    process. The lease's announcement comes with the refresh.
+    process. The lease's announcement comes with the refresh; it waits the
+    lease, so that the next request anywhere sees the saved row, unless the
+    save is not ``urgent`` (only ``last_login`` changed: a login must not
+    pay the lease).
     """
     try:
         get_cache().set(user_key(pk), TOMBSTONE, timeout=TOMBSTONE_TIMEOUT)
     except Exception as error:
         warn_cache_unavailable("user cache invalidation", error)
-    transaction.on_commit(lambda: refresh(pk))
+    transaction.on_commit(lambda: refresh(pk, urgent=urgent))

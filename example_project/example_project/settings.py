@@ -31,8 +31,9 @@ environment (SPEC section 7); those variable names are a public contract:
     ``TOKENKIT_JWKS_CHECK_REVOCATION=1`` refuses what the shared Redis
     (``REDIS_URL``, the issuer's) says is revoked.
 ``TOKENKIT_REVOCATION_LEASE_MS``
-    integer milliseconds; turns on the revocation lease (``REVOCATION_LEASE``),
-    which needs ``REDIS_URL``.
+    integer milliseconds: the revocation lease (``REVOCATION_LEASE``), which
+    needs ``REDIS_URL``; ``0`` turns it off. Unset, tokenkit's default
+    applies: 50 ms with ``REDIS_URL``, off without it.
 ``TOKENKIT_REFRESH_COOKIE``
     ``0``/``1`` (default ``0``); ``1`` turns on the refresh cookie
     (``REFRESH_COOKIE``): login and refresh put the refresh token in an
@@ -246,7 +247,7 @@ if os.environ.get("TOKENKIT_LOGIN_RATE"):
     TOKENKIT["LOGIN_THROTTLE_RATE"] = os.environ["TOKENKIT_LOGIN_RATE"].strip()
 _lease_ms = _env_int("TOKENKIT_REVOCATION_LEASE_MS")
 if _lease_ms is not None:
-    TOKENKIT["REVOCATION_LEASE"] = _lease_ms / 1000
+    TOKENKIT["REVOCATION_LEASE"] = None if _lease_ms == 0 else _lease_ms / 1000
 if _env_bool("TOKENKIT_REFRESH_COOKIE", default=False):
     TOKENKIT["REFRESH_COOKIE"] = True
     # A browser never sends a Secure cookie back over http://127.0.0.1:8000,
