@@ -300,7 +300,7 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
                 f"TOKENKIT['REVOCATION_LEASE'] is set, but the tokenkit cache {alias!r} uses "
                 f"{backend or 'no backend'}; the lease needs Redis publish/subscribe.",
                 hint="Point CACHE_ALIAS at a Redis cache (" + " or ".join(REDIS_BACKENDS) + "), "
-                "or set REVOCATION_LEASE to None (or \"auto\", on only with Redis).",
+                'or set REVOCATION_LEASE to None (or "auto", on only with Redis).',
             )
         ]
     if backend in REDIS_BACKENDS and redis_server_count(config) > 1:

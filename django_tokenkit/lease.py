@@ -1,10 +1,13 @@
 """The revocation lease: repeat requests answered without a cache round trip.
 
-Off by default. With ``TOKENKIT["REVOCATION_LEASE"]`` set (say 50 ms) and a
-Redis cache (django-redis or Django's RedisCache), each process keeps the
-revocation state and user it has resolved for a session, and answers the
-next request of that session from memory, while still refusing, on every
-process, the first request that arrives after a revocation has returned.
+On by default whenever tokenkit's cache is Redis (django-redis or Django's
+RedisCache): ``TOKENKIT["REVOCATION_LEASE"]`` is ``"auto"``, which is 50 ms
+there and off with any other cache; ``None`` turns it off. Each process
+keeps the revocation state and user it has resolved for a session, and
+answers the next request of that session from memory, while still
+refusing, on every process, the first request that arrives after a
+revocation has returned. It is the default because one cache round trip
+per request was most of what authentication cost (docs/benchmarks.rst).
 
 How the guarantee is kept, with no synchronised clocks:
 
@@ -28,9 +31,9 @@ the memory. An entry is also dropped after :data:`ENTRY_TIMEOUT` seconds,
 which bounds what a revocation whose announcement could not be published
 (the announcing process could not reach Redis) leaves behind.
 
-The price: each announcement (logout, revocation, a change to a user row)
-waits ``L``, and each process runs one thread that pings ``5 / L`` times a
-second.
+The price: each announcement (logout, revocation, a change to a user row
+other than a login's ``last_login``) waits ``L``, and each process runs one
+thread that pings ``5 / L`` times a second.
 """
 
 from __future__ import annotations
@@ -283,11 +286,22 @@ _current: tuple[int, LocalState, Subscriber] | None = None
 _current_lock = threading.Lock()
 
 
+def _forget_parent_lock() -> None:
+    """In a forked child: a lock some other thread of the parent held stays held."""
+    global _current_lock
+    _current_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parent_lock)
+
+
 def local_state() -> LocalState | None:
     """This process's state when the lease is on, starting its thread on first use.
 
-    None when ``REVOCATION_LEASE`` is off. A process forked from one that
-    already had a thread (gunicorn's ``--preload``) starts its own.
+    None when ``REVOCATION_LEASE`` is off. A process forked from one that had
+    a thread (after it served a request, or gunicorn's ``--preload``) starts
+    its own and never trusts the parent's memory, whose subscription stayed
+    with the parent.
     """
     global _current
     lease = tokenkit_settings.revocation_lease

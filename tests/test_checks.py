@@ -413,6 +413,7 @@ GOOD_VALUES: list[tuple[str, Any]] = [
     ("SESSION_MAX_LIFETIME", timedelta(days=90)),
     ("SESSION_IDLE_TIMEOUT", None),
     ("REVOCATION_LEASE", None),
+    ("REVOCATION_LEASE", "auto"),
     ("REVOCATION_OUTBOX_INTERVAL", 0.25),
     ("API_TOKEN_SCOPES", {"notes:read": "Read notes", "notes:write": "Write notes"}),
     ("API_TOKEN_MAX_LIFETIME", timedelta(days=90)),
@@ -852,6 +853,32 @@ def test_check_cache_revocation_lease_on_local_memory_is_e009(settings: Any) -> 
     )
 
     assert ids(run_checks()) == ["tokenkit.E009"]
+
+
+@pytest.mark.parametrize("lease", [{}, {"REVOCATION_LEASE": "auto"}, {"REVOCATION_LEASE": None}])
+def test_check_cache_revocation_lease_default_or_off_on_a_cache_that_is_not_redis_passes(
+    settings: Any, lease: dict[str, Any]
+) -> None:
+    # "auto" (the default) is simply off without Redis: nothing to report.
+    configure(
+        settings,
+        lease,
+        CACHES={
+            "default": {"BACKEND": LOCMEM},
+            "tokenkit": {"BACKEND": MEMCACHED, "LOCATION": "x"},
+        },
+    )
+
+    assert run_checks() == []
+
+
+@pytest.mark.parametrize("lease", ["50ms", "on", ""])
+def test_check_settings_revocation_lease_string_other_than_auto_is_e002(
+    settings: Any, lease: str
+) -> None:
+    configure(settings, {"REVOCATION_LEASE": lease})
+
+    assert "tokenkit.E002" in ids(run_checks())
 
 
 @pytest.mark.parametrize(

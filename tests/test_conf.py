@@ -10,6 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_tokenkit.conf import DEFAULTS, DURATION_KEYS, tokenkit_settings
+from django_tokenkit.validators import BUILTIN_REDIS_BACKEND, DJANGO_REDIS_BACKEND
+from tests.redis_backends import REDIS_BACKENDS, redis_cache_config
 
 LONG_KEY = "k" * 48
 
@@ -273,3 +275,60 @@ def test_settings_change_to_an_unrelated_setting_keeps_values(settings: Any) -> 
     settings.TIME_ZONE = "Europe/Paris"
 
     assert "issuer" in vars(tokenkit_settings)
+
+
+# REVOCATION_LEASE: "auto" by default --------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", sorted(REDIS_BACKENDS.values()))
+def test_settings_revocation_lease_default_is_50_ms_on_either_redis_backend(
+    settings: Any, backend: str
+) -> None:
+    # Creating the redis-py client sends nothing: no Redis server is needed here.
+    settings.CACHES = {"default": redis_cache_config(backend, "redis://127.0.0.1:1/0")}
+    settings.TOKENKIT = {}
+
+    assert DEFAULTS["REVOCATION_LEASE"] == "auto"
+    assert tokenkit_settings.revocation_lease == timedelta(milliseconds=50)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "django.core.cache.backends.db.DatabaseCache",
+    ],
+)
+def test_settings_revocation_lease_default_is_off_on_a_cache_that_is_not_redis(
+    settings: Any, backend: str
+) -> None:
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "tokenkit_cache"}}
+    settings.TOKENKIT = {}
+
+    assert tokenkit_settings.revocation_lease is None
+
+
+def test_settings_revocation_lease_none_turns_it_off_on_redis(settings: Any) -> None:
+    settings.CACHES = {"default": redis_cache_config(DJANGO_REDIS_BACKEND, "redis://127.0.0.1:1/0")}
+    settings.TOKENKIT = {"REVOCATION_LEASE": None}
+
+    assert tokenkit_settings.revocation_lease is None
+
+
+def test_settings_revocation_lease_auto_follows_a_change_of_caches(settings: Any) -> None:
+    settings.TOKENKIT = {"REVOCATION_LEASE": "auto"}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert tokenkit_settings.revocation_lease is None
+
+    settings.CACHES = {
+        "default": redis_cache_config(BUILTIN_REDIS_BACKEND, "redis://127.0.0.1:1/0")
+    }
+
+    assert tokenkit_settings.revocation_lease == timedelta(milliseconds=50)
+
+
+def test_settings_revocation_lease_auto_with_no_such_cache_alias_is_off(settings: Any) -> None:
+    settings.TOKENKIT = {"CACHE_ALIAS": "missing"}
+
+    assert tokenkit_settings.revocation_lease is None

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.contrib.auth.models import update_last_login
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
@@ -433,6 +434,54 @@ def test_user_row_change_is_announced_only_after_commit(
         message = listener.get_message(timeout=2)
     assert message is not None
     assert json.loads(message["data"]) == [users.user_key(user.pk)]
+
+
+def recording_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Waits the lease module asks for, recorded instead of slept (real monotonic clock)."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(
+        lease, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleeps.append)
+    )
+    return sleeps
+
+
+@needs_redis_server
+def test_last_login_save_is_announced_without_waiting_the_lease(
+    lease_on: PrivateRedis,
+    raw_redis: redis.Redis,
+    user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sleeps = recording_sleeps(monkeypatch)
+    with listening(raw_redis) as listener:
+        with django_capture_on_commit_callbacks(execute=True):
+            # What Django's login() does, and what a token_obtained receiver may do.
+            update_last_login(type(user), user)
+        message = listener.get_message(timeout=2)
+
+    assert message is not None
+    assert json.loads(message["data"]) == [users.user_key(user.pk)]
+    assert sleeps == []
+
+
+@needs_redis_server
+@pytest.mark.parametrize(
+    "update_fields", [None, ["first_name"], ["last_login", "is_staff"]], ids=str
+)
+def test_user_save_beyond_last_login_waits_the_lease(
+    lease_on: PrivateRedis,
+    user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    update_fields: list[str] | None,
+) -> None:
+    sleeps = recording_sleeps(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_staff = True
+        user.save(update_fields=update_fields)
+
+    assert sleeps == [pytest.approx(LEASE)]
 
 
 # --- requests answered from memory ------------------------------------------------
