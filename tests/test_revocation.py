@@ -221,7 +221,13 @@ def broken_cache(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         },
     }
-    settings.TOKENKIT = {"CACHE_ALIAS": "broken", "LOGIN_THROTTLE_RATE": "100/min"}
+    # The suite's settings keep the revocation lease off; its own warning
+    # about a lost subscription is tests/test_lease.py's business.
+    settings.TOKENKIT = {
+        **settings.TOKENKIT,
+        "CACHE_ALIAS": "broken",
+        "LOGIN_THROTTLE_RATE": "100/min",
+    }
     # The warning is rate-limited per process: start each test with none sent.
     monkeypatch.setattr(tokenkit_cache, "_last_warning", float("-inf"))
 
