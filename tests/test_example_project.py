@@ -234,6 +234,30 @@ def test_example_settings_logging_sends_errors_to_stderr_never_mail(
 
 
 @pytest.mark.parametrize(
+    ("extra", "lease_seconds"),
+    [
+        ({"REDIS_URL": "redis://127.0.0.1:6379/5"}, 0.05),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/5", "TOKENKIT_REVOCATION_LEASE_MS": "0"}, None),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/5", "TOKENKIT_REVOCATION_LEASE_MS": "80"}, 0.08),
+        ({}, None),
+    ],
+    ids=["redis-default", "redis-off", "redis-80ms", "local-memory"],
+)
+def test_example_settings_revocation_lease_follows_redis_url_and_variable(
+    database: Path, extra: dict[str, str], lease_seconds: float | None
+) -> None:
+    env = example_env(database, **extra)
+
+    lease = settings_value(
+        env,
+        "(lambda lease: lease and lease.total_seconds())"
+        "(__import__('django_tokenkit.conf').conf.tokenkit_settings.revocation_lease)",
+    )
+
+    assert lease == lease_seconds
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("TOKENKIT_ACCESS_TOKEN_LIFETIME", "15m"),
