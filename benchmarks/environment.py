@@ -110,6 +110,8 @@ class Credentials:
     """The users of a run and each contender's token for each of them."""
 
     user_ids: list[int]
+    #: the same users' usernames (their password: :data:`PASSWORD`)
+    usernames: list[str]
     #: contender issuer ("tokenkit", "tokenkit-api", "simplejwt", "knox") -> one token per user
     tokens: dict[str, list[str]]
 
@@ -166,7 +168,11 @@ def issue_credentials(users: list[Any]) -> Credentials:
             tokens[f"tokenkit-{algorithm}"] = [services.login(user).access for user in users]
         access_class = reference.SIMPLEJWT_ACCESS_TOKENS[algorithm]
         tokens[f"simplejwt-{algorithm}"] = [str(access_class.for_user(user)) for user in users]
-    return Credentials(user_ids=[user.pk for user in users], tokens=tokens)
+    return Credentials(
+        user_ids=[user.pk for user in users],
+        usernames=[user.get_username() for user in users],
+        tokens=tokens,
+    )
 
 
 def tokenkit_keys(algorithm: str) -> dict[str, Any]:
