@@ -154,16 +154,28 @@ def _rps_targets(
     for other, minimum in ((SIMPLEJWT, 1.5), (SIMPLEJWT_STATELESS, stateless_minimum)):
         theirs = by_name.get(other)
         if ours and theirs:
-            ratio = median(paired_ratios(ours.rps, theirs.rps))
             found.append(
-                Target(
+                _rps_ratio(
                     f"`{name}` GET /api/me/ req/s: "
                     + (f"≥ {minimum}× {other}" if minimum else f"× {other} (reported)"),
-                    f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(theirs.rps):.0f} req/s)",
-                    ratio >= minimum if minimum else None,
+                    ours,
+                    theirs,
+                    minimum,
                 )
             )
     return found
+
+
+def _rps_ratio(
+    description: str, ours: ThroughputResult, theirs: ThroughputResult, minimum: float | None
+) -> Target:
+    """``ours`` req/s against ``theirs``: a target at ``minimum``, or reported (None)."""
+    ratio = median(paired_ratios(ours.rps, theirs.rps))
+    return Target(
+        description,
+        f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(theirs.rps):.0f} req/s)",
+        ratio >= minimum if minimum else None,
+    )
 
 
 def _post_login_targets(
@@ -204,14 +216,8 @@ def _post_login_targets(
         by_name = _by_name(throughput)
         ours, default = by_name.get(name), by_name.get(TOKENKIT_DEFAULT_REDIS)
         if ours and default:
-            ratio = median(paired_ratios(ours.rps, default.rps))
-            found.append(
-                Target(
-                    f"`{name}` GET /api/me/ req/s × `{TOKENKIT_DEFAULT_REDIS}` (reported)",
-                    f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(default.rps):.0f} req/s)",
-                    None,
-                )
-            )
+            description = f"`{name}` GET /api/me/ req/s × `{TOKENKIT_DEFAULT_REDIS}` (reported)"
+            found.append(_rps_ratio(description, ours, default, None))
         if ours and ours.since_login_s:
             longest = max(ours.since_login_s)
             found.append(
@@ -286,18 +292,13 @@ def _api_token_targets(
         by_name = _by_name(throughput)
         ours, theirs = by_name.get(TOKENKIT_API), by_name.get(KNOX)
         if ours and theirs:
-            ratio = median(paired_ratios(ours.rps, theirs.rps))
             found.append(
-                Target(
-                    f"`{TOKENKIT_API}` GET /api/me/ req/s: ≥ 1.5× knox",
-                    f"{ratio:.2f}× ({median(ours.rps):.0f} vs {median(theirs.rps):.0f} req/s)",
-                    ratio >= 1.5,
-                )
+                _rps_ratio(f"`{TOKENKIT_API}` GET /api/me/ req/s: ≥ 1.5× knox", ours, theirs, 1.5)
             )
     return found
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -334,7 +335,7 @@ def authenticate_table(results: Sequence[AuthenticateResult]) -> list[str]:
         ]
         for result in results
     ]
-    return _table(
+    return table(
         [
             "contender",
             "µs per call (mean; median of rounds)",
@@ -372,7 +373,7 @@ def throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
                 f"{result.errors}/{result.requests}",
             ]
         )
-    return _table(
+    return table(
         [
             "contender",
             "req/s (median)",
@@ -409,7 +410,7 @@ def race_table(results: Sequence[RaceResult], rounds: int) -> list[str]:
             ]
         )
     rows.append(["`knox`", "—", "N/A: knox has no refresh token", "", "", "", "", ""])
-    return _table(
+    return table(
         [
             "contender",
             "K",
@@ -467,7 +468,7 @@ def algorithms_table(
         )
     if not rows:
         return []
-    return _table(
+    return table(
         [
             "algorithm",
             "tokenkit steady µs",
@@ -511,7 +512,16 @@ def targets_table(found: Sequence[Target]) -> list[str]:
         ]
         for target in found
     ]
-    return _table(["target", "measured", "result"], rows)
+    return table(["target", "measured", "result"], rows)
+
+
+def header(title: str, summary: dict[str, str], versions: dict[str, str]) -> list[str]:
+    """A result file's title, when and on what it ran, and the package versions."""
+    lines = [f"# {title}", ""]
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in summary.items()]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
+    return lines
 
 
 def render(
@@ -523,10 +533,7 @@ def render(
     race: Sequence[RaceResult] | None,
     key_parsing: Sequence[Any] | None = None,
 ) -> str:
-    lines = [f"# {title}", ""]
-    lines += ["| | |", "|---|---|"]
-    lines += [f"| {key} | {value} |" for key, value in meta["summary"].items()]
-    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+    lines = header(title, meta["summary"], meta["versions"])
     lines += ["## Targets", ""]
     lines += targets_table(targets(authenticate, throughput, race))
     lines += [
@@ -570,7 +577,7 @@ def render(
             "(cryptography's `load_pem_*`) per call, and their share of the profiled time.",
             "",
         ]
-        lines += _table(
+        lines += table(
             ["contender", "calls profiled", "PEM parses per call", "share of time"],
             [
                 [
@@ -589,7 +596,7 @@ def render(
         lines += race_table(race, meta["race_rounds"])
         lines += [""]
     lines += ["## Contenders", ""]
-    lines += _table(
+    lines += table(
         ["name", "what it is", "checks per request"],
         [[f"`{c.name}`", c.label, c.checks] for c in meta["contenders"]],
     )

@@ -118,17 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     keys.ensure_keys()
     started = datetime.now(timezone.utc)
     say(f"Benchmark database {environment.database_url()}, Redis {environment.redis_url()}")
-    environment.create_database()
-    environment.flush_redis()
     auth_results = throughput_results = race_results = parse_results = None
-    try:
-        environment.setup_django()
-        environment.migrate()
+    with environment.own_services():
         users = environment.create_users()
         credentials = environment.issue_credentials(users)
         meta = describe(args, shape, contenders, started)
-        latency_before = environment.round_trip_latency()
-        load_before = environment.load_average()
+        before = environment.Conditions.now()
 
         if "authenticate" in args.only:
             from benchmarks import authenticate
@@ -161,28 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
         finished = datetime.now(timezone.utc)
         meta["summary"]["duration"] = f"{(finished - started).total_seconds():.0f} s"
-        latency_after = environment.round_trip_latency()
-        meta["summary"]["load average (1, 5, 15 min)"] = (
-            f"{load_before} at the start, {environment.load_average()} at the end"
-        )
-        meta["summary"]["round trips (median)"] = (
-            "Redis PING {:.0f} µs, PostgreSQL SELECT 1 {:.0f} µs at the start; "
-            "{:.0f} µs and {:.0f} µs at the end".format(
-                latency_before["redis_ping_us"],
-                latency_before["postgres_select_us"],
-                latency_after["redis_ping_us"],
-                latency_after["postgres_select_us"],
-            )
-        )
+        meta["summary"].update(before.compared_with_now())
         write_results(
             args, meta, started, auth_results, throughput_results, race_results, parse_results
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        environment.flush_redis()
-        environment.drop_database()
     return 0
 
 
@@ -253,17 +230,11 @@ def run_race(
 def describe(
     args: argparse.Namespace, shape: LoadShape, contenders: list[Any], started: datetime
 ) -> dict[str, Any]:
-    machine = environment.machine_description()
-    services = environment.service_versions()
     summary = {
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "run": ("`--quick` (a smoke run: too short to quote)" if args.quick else "full")
         + f", seed {args.seed}",
-        "machine": f"{machine['CPU']}, {machine['cores']} cores, {machine['memory']}, "
-        f"{machine['OS']}",
-        "Python": machine["Python"],
-        "services": f"PostgreSQL {services['PostgreSQL']} and Redis {services['Redis']} "
-        "on 127.0.0.1 (same machine)",
+        **environment.machine_summary(),
     }
     return {
         "summary": summary,
