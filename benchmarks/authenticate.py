@@ -10,6 +10,11 @@ A separate counting pass, not timed, records per call the database queries
 (Django's query capture) and the cache round trips: Redis commands sent on
 the wire (``redis.Redis.execute_command``; a pipeline counts once) and, for
 the local-memory cache, calls into the cache API.
+
+A post-login contender is measured on fresh sessions: right before each of
+its batches (and its counting pass) every user logs in again through the
+login endpoint, and the batch starts at once. Its counts are split: the
+first request of each session, and the requests after it.
 """
 
 from __future__ import annotations
@@ -49,8 +54,14 @@ class AuthenticateResult:
     #: the median single call's microseconds, one value per round
     median_call_us: list[float] = field(default_factory=list)
     calls_per_round: int = 0
+    #: steady state; for a post-login contender, from each session's second request on
     queries_per_call: float = 0.0
     cache_round_trips_per_call: float = 0.0
+    #: post-login contenders: the first request of each freshly logged-in session
+    first_request_queries: float | None = None
+    first_request_round_trips: float | None = None
+    #: post-login contenders: the longest time from a batch's logins to its end, in seconds
+    since_login_s: float | None = None
 
 
 class _Counter:
@@ -116,25 +127,30 @@ def contender_settings(contender: Contender) -> Iterator[None]:
         return
     from benchmarks.environment import tokenkit_keys
 
+    base = {key: value for key, value in settings.TOKENKIT.items() if key != "REVOCATION_LEASE"}
     with override_settings(
         TOKENKIT={
-            **settings.TOKENKIT,
+            **base,
             "CACHE_ALIAS": contender.cache_alias,
-            "REVOCATION_LEASE": contender.revocation_lease,
+            **contender.tokenkit_overrides(),
             **tokenkit_keys(contender.algorithm),
         }
     ):
-        if contender.revocation_lease is not None:
-            _wait_for_lease()
+        wait_for_lease()
         yield
 
 
-def _wait_for_lease(deadline_seconds: float = 5.0) -> None:
-    """Let the lease's thread get its first answer, as it has long before in a server."""
+def wait_for_lease(deadline_seconds: float = 5.0) -> None:
+    """When the lease is on, let its thread get its first answer, as it has in a server.
+
+    It is on by default with a Redis cache; the thread starts on first use,
+    so without this the first calls measured would all make a round trip.
+    """
     from django_tokenkit import lease
 
     state = lease.local_state()
-    assert state is not None
+    if state is None:
+        return
     deadline = time.monotonic() + deadline_seconds
     while not state.is_valid():
         if time.monotonic() > deadline:
@@ -151,18 +167,27 @@ class _Floor:
 
 def _prepared(contender: Contender, credentials: Credentials) -> tuple[Any, list[Any]]:
     from django.utils.module_loading import import_string
+
+    authenticator = (
+        import_string(contender.authentication)() if contender.authentication else _Floor()
+    )
+    return authenticator, _requests(credentials.for_contender(contender))
+
+
+def _requests(headers: list[str]) -> list[Any]:
+    """One prepared DRF request per ``Authorization`` value."""
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
     factory = APIRequestFactory()
-    authenticator = (
-        import_string(contender.authentication)() if contender.authentication else _Floor()
-    )
-    requests = [
-        Request(factory.get("/api/me/", HTTP_AUTHORIZATION=header))
-        for header in credentials.for_contender(contender)
-    ]
-    return authenticator, requests
+    return [Request(factory.get("/api/me/", HTTP_AUTHORIZATION=header)) for header in headers]
+
+
+def _logged_in_again(credentials: Credentials) -> list[Any]:
+    """Log every user in through the login endpoint; requests carrying the new tokens."""
+    from benchmarks import logins
+
+    return _requests([f"Bearer {token}" for token in logins.in_process(credentials.usernames)])
 
 
 def _check(contender: Contender, authenticator: Any, requests: list[Any], user_ids: list[int]):
@@ -218,15 +243,24 @@ def measure(
 
     for contender in contenders:
         authenticator, requests = prepared[contender.name]
+        result = results[contender.name]
         with contender_settings(contender):
-            # Twice: the first pass fills the caches, the second must be steady.
-            _check(contender, authenticator, requests, credentials.user_ids)
+            if contender.post_login:
+                # Each session's first request, counted apart from the ones after it.
+                requests = _logged_in_again(credentials)
+                with CaptureQueriesContext(connection) as queries, count_cache_round_trips() as io:
+                    _check(contender, authenticator, requests, credentials.user_ids)
+                first = len(requests)
+                result.first_request_queries = len(queries.captured_queries) / first
+                result.first_request_round_trips = (io.redis_commands + io.locmem_calls) / first
+            else:
+                # Twice: the first pass fills the caches, the second must be steady.
+                _check(contender, authenticator, requests, credentials.user_ids)
             _check(contender, authenticator, requests, credentials.user_ids)
             sample = len(requests) * 4
             with CaptureQueriesContext(connection) as queries, count_cache_round_trips() as io:
                 for index in range(sample):
                     authenticator.authenticate(requests[index % len(requests)])
-            result = results[contender.name]
             result.queries_per_call = len(queries.captured_queries) / sample
             result.cache_round_trips_per_call = (io.redis_commands + io.locmem_calls) / sample
             # Calibrate the batch to about batch_seconds.
@@ -241,7 +275,14 @@ def measure(
             authenticator, requests = prepared[contender.name]
             result = results[contender.name]
             with contender_settings(contender):
+                logged_in = time.monotonic()
+                if contender.post_login:
+                    # Fresh sessions, measured at once: the batch is the post-login window.
+                    requests = _logged_in_again(credentials)
                 elapsed, median_call = _run_batch(authenticator, requests, result.calls_per_round)
+                if contender.post_login:
+                    since = time.monotonic() - logged_in
+                    result.since_login_s = max(result.since_login_s or 0.0, since)
             result.per_call_us.append(elapsed / result.calls_per_round * 1e6)
             result.median_call_us.append(median_call * 1e6)
         progress(

@@ -91,6 +91,29 @@ def check_services() -> None:
             ) from None
 
 
+@contextlib.contextmanager
+def own_services() -> Iterator[None]:
+    """The run's own database, created and migrated, and its Redis database, empty.
+
+    Django is set up with the benchmark project's settings inside the block.
+    Afterwards the database is dropped and the Redis database flushed, also
+    on failure.
+    """
+    check_services()
+    create_database()
+    flush_redis()
+    try:
+        setup_django()
+        migrate()
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        flush_redis()
+        drop_database()
+
+
 def setup_django() -> None:
     """Set Django up in this process with the benchmark project's settings."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
@@ -110,6 +133,8 @@ class Credentials:
     """The users of a run and each contender's token for each of them."""
 
     user_ids: list[int]
+    #: the same users' usernames (their password: :data:`PASSWORD`)
+    usernames: list[str]
     #: contender issuer ("tokenkit", "tokenkit-api", "simplejwt", "knox") -> one token per user
     tokens: dict[str, list[str]]
 
@@ -166,7 +191,11 @@ def issue_credentials(users: list[Any]) -> Credentials:
             tokens[f"tokenkit-{algorithm}"] = [services.login(user).access for user in users]
         access_class = reference.SIMPLEJWT_ACCESS_TOKENS[algorithm]
         tokens[f"simplejwt-{algorithm}"] = [str(access_class.for_user(user)) for user in users]
-    return Credentials(user_ids=[user.pk for user in users], tokens=tokens)
+    return Credentials(
+        user_ids=[user.pk for user in users],
+        usernames=[user.get_username() for user in users],
+        tokens=tokens,
+    )
 
 
 def tokenkit_keys(algorithm: str) -> dict[str, Any]:
@@ -424,6 +453,47 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "unknown"
+
+
+def machine_summary() -> dict[str, str]:
+    """The machine, Python and the services: the first lines of every result file."""
+    machine = machine_description()
+    services = service_versions()
+    return {
+        "machine": f"{machine['CPU']}, {machine['cores']} cores, {machine['memory']}, "
+        f"{machine['OS']}",
+        "Python": machine["Python"],
+        "services": f"PostgreSQL {services['PostgreSQL']} and Redis {services['Redis']} "
+        "on 127.0.0.1 (same machine)",
+    }
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The machine's load and the services' round trips at the start of a run."""
+
+    load: str
+    latency: dict[str, float]
+
+    @classmethod
+    def now(cls) -> Conditions:
+        return cls(load_average(), round_trip_latency())
+
+    def compared_with_now(self) -> dict[str, str]:
+        """The result file's lines for them, at the start and now (the end)."""
+        after = Conditions.now()
+        return {
+            "load average (1, 5, 15 min)": f"{self.load} at the start, {after.load} at the end",
+            "round trips (median)": (
+                "Redis PING {:.0f} µs, PostgreSQL SELECT 1 {:.0f} µs at the start; "
+                "{:.0f} µs and {:.0f} µs at the end".format(
+                    self.latency["redis_ping_us"],
+                    self.latency["postgres_select_us"],
+                    after.latency["redis_ping_us"],
+                    after.latency["postgres_select_us"],
+                )
+            ),
+        }
 
 
 def machine_description() -> dict[str, str]:

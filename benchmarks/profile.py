@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         generator="wrk" if wrk else "python",
         wrk=wrk,
     )
-    environment.check_services()
-    environment.create_database()
-    environment.flush_redis()
-    try:
-        environment.setup_django()
-        environment.migrate()
+    with environment.own_services():
         credentials = environment.issue_credentials(environment.create_users())
         headers = credentials.for_contender(contender)
         with tempfile.TemporaryDirectory(prefix="tokenkit-profile-") as scratch:
@@ -122,12 +117,6 @@ def main(argv: list[str] | None = None) -> int:
                     spy.wait(timeout=args.duration + 30)
             print(f"{contender.name}: {summary['requests'] / args.duration:.0f} req/s under py-spy")
             print(summarise(fold([output for output in outputs if output.exists()])))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        environment.flush_redis()
-        environment.drop_database()
     return 0
 
 

@@ -5,6 +5,11 @@ worker shape for all); the load generator is another process (``wrk`` when
 installed, else :mod:`benchmarks.loadgen`) with a fixed number of keep-alive
 connections and a fixed duration. Rounds visit the contenders in a shuffled
 order; each contender is warmed up once before the first round.
+
+A post-login contender's server gets fresh logins before each of its runs:
+every user logs in through that server's login endpoint, the new access
+tokens replace its headers file, and the load starts at once, so the whole
+run falls within seconds of the logins.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +60,8 @@ class ThroughputResult:
     cpu_us: list[float] = field(default_factory=list)
     errors: int = 0
     requests: int = 0
+    #: post-login contenders: seconds from the first login of a round to its end
+    since_login_s: list[float] = field(default_factory=list)
 
 
 def run_load(url: str, headers_file: Path, shape: LoadShape, duration: int) -> dict[str, Any]:
@@ -115,10 +123,28 @@ def measure(
     warmup: int,
     seed: int,
     progress: Callable[[str], None] = print,
+    log_in: Callable[[Server, Path], None] | None = None,
 ) -> list[ThroughputResult]:
+    """Measure every contender, interleaved over ``rounds`` shuffled rounds.
+
+    ``log_in(server, headers_file)`` logs every user in on ``server`` and
+    writes their new tokens to ``headers_file``; it is called before each
+    run of a post-login contender.
+    """
     results = {contender.name: ThroughputResult(contender) for contender in contenders}
+
+    def prepare(contender: Contender) -> float:
+        """Fresh logins for a post-login contender; the moment they began."""
+        began = time.monotonic()
+        if contender.post_login:
+            if log_in is None:
+                raise ValueError(f"{contender.name} needs log_in")
+            log_in(running[contender.name], headers_files[contender.name])
+        return began
+
     for contender in contenders:
         url = running[contender.name].base_url + "/api/me/"
+        prepare(contender)
         run_load(url, headers_files[contender.name], shape, warmup)
     order = list(contenders)
     shuffler = random.Random(seed)
@@ -126,12 +152,15 @@ def measure(
         shuffler.shuffle(order)
         for contender in order:
             server = running[contender.name]
+            logged_in = prepare(contender)
             cpu_before = worker_cpu_seconds(server)
             summary = run_load(
                 server.base_url + "/api/me/", headers_files[contender.name], shape, shape.duration
             )
             cpu_after = worker_cpu_seconds(server)
             result = results[contender.name]
+            if contender.post_login:
+                result.since_login_s.append(time.monotonic() - logged_in)
             if cpu_before is not None and cpu_after is not None and summary["requests"]:
                 result.cpu_us.append((cpu_after - cpu_before) / summary["requests"] * 1e6)
             seconds = summary["duration_us"] / 1e6

@@ -21,12 +21,12 @@ from typing import Any
 import dj_database_url
 
 from benchmarks import keys as bench_keys
-from benchmarks.contenders import CONTENDERS, FLOOR
+from benchmarks.contenders import CONTENDERS, FLOOR, TOKENKIT_DEFAULT_REDIS
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tokenkit_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 
-CONTENDER = CONTENDERS[os.environ.get("BENCH_CONTENDER") or "tokenkit-redis"]
+CONTENDER = CONTENDERS[os.environ.get("BENCH_CONTENDER") or TOKENKIT_DEFAULT_REDIS]
 
 SECRET_KEY = "benchmark-only-secret-key-long-enough-for-hs256-0123456789abcdef"
 DEBUG = False
@@ -36,6 +36,8 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 
 INSTALLED_APPS = [
+    # Writes last_login on every login (see benchmarks/project/apps.py).
+    "benchmarks.project",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "rest_framework",
@@ -104,7 +106,9 @@ TOKENKIT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": ACCESS_LIFETIME,
     "CACHE_ALIAS": CONTENDER.cache_alias or "redis",
     "LOGIN_THROTTLE_RATE": None,
-    "REVOCATION_LEASE": CONTENDER.revocation_lease,
+    # REVOCATION_LEASE only when the contender sets it: left out, tokenkit's
+    # default applies (the lease on with the Redis cache, off with local memory).
+    **CONTENDER.tokenkit_overrides(),
 }
 if CONTENDER.issuer == "tokenkit" and CONTENDER.algorithm != "HS256":
     # A file path, as a deployment would give it: read and parsed once per process.
