@@ -133,6 +133,18 @@ def unrevoked_session_state(token: Token, found: dict[str, Any] | None = None) -
     return None if _state_revokes(state, token.jti) else state
 
 
+def note_new_session(sid: str) -> None:
+    """Put a session that has just committed in the shared cache as active.
+
+    Its first request then finds its state in the cache instead of reading
+    the session row and its revoked token ids: a login costs the requests
+    after it no query. ``add``: a revocation that got there first stays.
+    Call once the session's row is committed, never before (a rolled-back
+    session must not be vouched for).
+    """
+    _cache_add(session_key(sid), ACTIVE, ACTIVE_STATE_TIMEOUT)
+
+
 def _state_revokes(state: str, jti: str) -> bool:
     if state == REVOKED:
         return True

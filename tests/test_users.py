@@ -8,7 +8,8 @@ from django.contrib.auth.models import update_last_login
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from django_tokenkit import users
+from django_tokenkit import revocation, services, users
+from django_tokenkit.models import RevokeReason
 from tests.helpers import PASSWORD, bearer
 
 
@@ -89,3 +90,49 @@ def test_user_cache_refresh_of_a_deleted_user_leaves_a_tombstone(user: Any) -> N
     users.refresh(pk)
 
     assert caches["default"].get(users.user_key(pk)) == users.TOMBSTONE
+
+
+def test_first_request_of_a_new_session_makes_no_query(
+    api_client: APIClient,
+    user: Any,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    earlier = login_committed(api_client, django_capture_on_commit_callbacks)
+    assert api_client.get("/api/whoami/", **bearer(earlier["access"])).status_code == 200
+
+    pair = login_committed(api_client, django_capture_on_commit_callbacks)
+
+    with django_assert_num_queries(0):
+        assert api_client.get("/api/whoami/", **bearer(pair["access"])).status_code == 200
+
+
+def test_login_vouches_for_its_session_in_the_cache_only_once_committed(
+    user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        pair = services.login(user)
+    key = revocation.session_key(pair.access_token.sid)
+    # Not committed yet: a rollback must leave nothing that vouches for it.
+    assert caches["default"].get(key) is None
+
+    for callback in callbacks:
+        callback()
+
+    assert caches["default"].get(key) == revocation.ACTIVE
+
+
+def test_login_that_commits_after_its_session_was_revoked_keeps_the_revocation(
+    user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        pair = services.login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.revoke_session_id(pair.access_token.sid, RevokeReason.ADMIN)
+
+    for callback in callbacks:
+        callback()
+
+    assert (
+        caches["default"].get(revocation.session_key(pair.access_token.sid)) == revocation.REVOKED
+    )

@@ -23,7 +23,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from django_tokenkit import claims, signals, tokens
+from django_tokenkit import claims, revocation, signals, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import StoreUnavailable
 from django_tokenkit.models import IssuedToken, Session
@@ -207,6 +207,8 @@ def login(user: AbstractBaseUser, request: HttpRequest | None = None) -> TokenPa
                 extra=extra,
             )
             record.save(force_insert=True)
+            sid = str(session.pk)
+            transaction.on_commit(lambda: revocation.note_new_session(sid))
     except DatabaseError as error:
         logger.exception("tokenkit could not record a login for user %s", user.pk)
         raise StoreUnavailable() from error
