@@ -146,7 +146,8 @@ CONTENDERS: dict[str, Contender] = {
             cache_alias="redis",
             post_login=True,
             checks="as tokenkit-redis, within seconds of each user's login (which saves "
-            "last_login): the first request of a session reads its state from the database",
+            "last_login): a session's first request in each process makes the cache round "
+            "trip the lease then saves",
         ),
         Contender(
             name=TOKENKIT_NO_LEASE,
