@@ -146,9 +146,31 @@ def bearer(access: str) -> dict[str, str]:
 
 
 _BOOTED = re.compile(r"Booting worker with pid: (\d+)")
-# The access log format below: "<pid> GET /path?query HTTP/1.1 200".
+# The access log format below: "<pid> GET /path?query HTTP/1.1 200"; under
+# uvicorn workers, :data:`UVICORN_CONFIG` makes it
+# "<pid> 127.0.0.1:port - "GET /path?query HTTP/1.1" 200".
 ACCESS_LOG_FORMAT = "%(p)s %(r)s %(s)s"
-_ACCESS_LINE = re.compile(r"^<(\d+)> \S+ (\S+) \S+ (\d{3})$")
+_ACCESS_LINE = re.compile(r'^<(\d+)> (?:\S+ - ")?\S+ (\S+) HTTP/[\d.]+"? (\d{3})$')
+
+#: The kinds of gunicorn worker :func:`running_servers` starts: each one's
+#: ``--worker-class`` and extra arguments, and the application it serves.
+WORKER_KINDS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "sync": ("sync", (), "example_project.wsgi"),
+    "gthread": ("gthread", ("--threads", "4"), "example_project.wsgi"),
+    "uvicorn": ("uvicorn.workers.UvicornWorker", (), "example_project.asgi:application"),
+}
+#: A gunicorn configuration file for uvicorn workers: their access log lines
+#: (uvicorn's own wording, through gunicorn's access handler, whose format
+#: ``--access-logformat`` does not reach) get the worker's pid in front, as
+#: :meth:`Server.served_by` reads it.
+UVICORN_CONFIG = """\
+import logging
+
+
+def post_fork(server, worker):
+    for handler in logging.getLogger("uvicorn.access").handlers:
+        handler.setFormatter(logging.Formatter("<%(process)d> %(message)s"))
+"""
 
 
 @dataclass
@@ -210,12 +232,20 @@ class Server:
             time.sleep(0.05)
 
 
-def _start_gunicorn(env: dict[str, str], workdir: Path, workers: int) -> Server:
+def _start_gunicorn(
+    env: dict[str, str], workdir: Path, workers: int, worker_kind: str, preload: bool
+) -> Server:
     if not GUNICORN.exists():
         pytest.fail(f"{GUNICORN} not found: install the dev extra (pip install -e '.[dev]').")
     port = free_port()
     log = workdir / "gunicorn.log"
     access_log = workdir / "access.log"
+    worker_class, worker_args, application = WORKER_KINDS[worker_kind]
+    options = [*worker_args, *(["--preload"] if preload else [])]
+    if worker_kind == "uvicorn":
+        config = workdir / "gunicorn.conf.py"
+        config.write_text(UVICORN_CONFIG)
+        options += ["--config", str(config)]
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -227,12 +257,13 @@ def _start_gunicorn(env: dict[str, str], workdir: Path, workers: int) -> Server:
                 "--workers",
                 str(workers),
                 "--worker-class",
-                "sync",
+                worker_class,
+                *options,
                 "--access-logfile",
                 str(access_log),
                 "--access-logformat",
                 ACCESS_LOG_FORMAT,
-                "example_project.wsgi",
+                application,
             ],
             env=env,
             stdout=log_file,
@@ -290,14 +321,18 @@ def running_servers(
     count: int = 1,
     workers: int = 1,
     per_server: Sequence[dict[str, str]] = (),
+    worker_kind: str = "sync",
+    preload: bool = False,
 ) -> Iterator[list[Server]]:
     """Start ``count`` gunicorn servers of the example project; stop them on exit.
 
-    Each has ``workers`` sync workers on a free port of 127.0.0.1 and logs
-    to its own directory under ``workdir``. ``per_server[i]``, when given, is
-    added to server ``i``'s environment. All are started before any is
-    waited for, so they boot in parallel; on leaving the block (or a failed
-    start) every one is stopped, workers included.
+    Each has ``workers`` workers of ``worker_kind`` (a key of
+    :data:`WORKER_KINDS`; ``preload`` imports the application in the master
+    before it forks them) on a free port of 127.0.0.1 and logs to its own
+    directory under ``workdir``. ``per_server[i]``, when given, is added to
+    server ``i``'s environment. All are started before any is waited for, so
+    they boot in parallel; on leaving the block (or a failed start) every one
+    is stopped, workers included.
     """
     with ExitStack() as stack:
         servers: list[Server] = []
@@ -305,7 +340,7 @@ def running_servers(
             directory = workdir / f"server{index}"
             directory.mkdir(parents=True, exist_ok=True)
             own_env = {**env, **(per_server[index] if index < len(per_server) else {})}
-            server = _start_gunicorn(own_env, directory, workers)
+            server = _start_gunicorn(own_env, directory, workers, worker_kind, preload)
             stack.callback(_stop, server)
             servers.append(server)
         deadline = time.monotonic() + SERVER_START_DEADLINE
@@ -366,12 +401,45 @@ class SharedServices:
             client.close()
 
 
+def lease_subscriptions(redis_url: str) -> int:
+    """How many connections to the Redis database of ``redis_url`` hold a subscription.
+
+    With the revocation lease on, each server process that has authenticated
+    a request holds one, for the lease's announcements; with it off, none.
+    """
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        database = str(client.connection_pool.connection_kwargs.get("db", 0))
+        return sum(1 for entry in client.client_list(_type="pubsub") if entry["db"] == database)
+    finally:
+        client.close()
+
+
+def expect_lease_subscriptions(redis_url: str, expected: int, timeout: float = 5.0) -> None:
+    """Wait until :func:`lease_subscriptions` is ``expected``; fail after ``timeout`` s.
+
+    A lease thread starts with its process's first authenticated request and
+    subscribes a moment later; one whose link was just restored resubscribes
+    within half a second.
+    """
+    deadline = time.monotonic() + timeout
+    while (found := lease_subscriptions(redis_url)) != expected:
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{found} lease subscriptions on {redis_url}, not {expected}")
+        time.sleep(0.05)
+
+
 @contextmanager
 def shared_services() -> Iterator[SharedServices]:
-    """Create ``tokenkit_e2e_<random>``, flush Redis db ``E2E_REDIS_DB``; drop and flush on exit.
+    """Create ``<name>_e2e_<random>``, flush Redis db ``E2E_REDIS_DB``; drop and flush on exit.
 
     Both are derived from the services half's URLs (same host, port and
-    credentials). The database is migrated and holds the users of
+    credentials); ``<name>`` is the database ``DATABASE_URL`` names
+    (``tokenkit_e2e_<random>`` with the default URL), so that checkouts run
+    side by side on their own database names keep apart in this one too.
+    The database is migrated and holds the users of
     :func:`seed_users`. The login throttle is raised, since the tests log in
     more often than the demo's default allows from one address.
     """
@@ -379,7 +447,8 @@ def shared_services() -> Iterator[SharedServices]:
     from psycopg import sql
 
     database_url, redis_url = service_urls()
-    name = f"tokenkit_e2e_{secrets.token_hex(6)}"
+    base_name = urlsplit(database_url).path.lstrip("/") or "tokenkit"
+    name = f"{base_name}_e2e_{secrets.token_hex(6)}"
     services = SharedServices(
         database_url=_with_path(database_url, f"/{name}"),
         redis_url=_with_path(redis_url, f"/{E2E_REDIS_DB}"),

@@ -8,7 +8,9 @@ the link heals it still says "active" for every session revoked meanwhile.
 
 For each revocation source, the session is revoked while the link is cut;
 once it heals, every worker of both servers must refuse the session's token
-on its very next request, with and without the revocation lease. A server
+on its very next request, with the example project's defaults (the
+revocation lease on, tokenkit's cache being Redis) and with the lease off
+(``TOKENKIT_REVOCATION_LEASE_MS=0``). A server
 that never lost its link must refuse it within one outbox interval. The same
 holds for an API token revoked, rotated away or whose user is deactivated
 while the link is cut.
@@ -31,6 +33,7 @@ from tests.e2e import (
     Server,
     SharedServices,
     bearer,
+    expect_lease_subscriptions,
     manage,
     on_every_worker,
     running_servers,
@@ -50,11 +53,22 @@ class Cluster:
     """Two servers, each reaching Redis through its own proxy."""
 
     def __init__(
-        self, servers: list[Server], links: list[TcpProxy], services: SharedServices
+        self,
+        servers: list[Server],
+        links: list[TcpProxy],
+        services: SharedServices,
+        lease_mode: str,
     ) -> None:
         self.servers = servers
         self.links = links
         self.services = services
+        self.lease_mode = lease_mode
+
+    def expect_lease_as_configured(self) -> None:
+        """Each warmed worker holds the lease's subscription by default, none with it off."""
+        workers = sum(server.workers for server in self.servers)
+        expected = 0 if self.lease_mode == "lease-off" else workers
+        expect_lease_subscriptions(self.services.redis_url, expected)
 
     def cut(self, *indexes: int) -> None:
         for index in indexes or range(len(self.links)):
@@ -70,7 +84,12 @@ class Cluster:
         return int(rows[0][0])
 
 
-@pytest.fixture(scope="module", params=["round-trip", "lease"])
+#: Each configuration the servers run, as the example project's environment.
+#: "default" sets nothing: the lease is on, tokenkit's cache being Redis.
+LEASE_MODES = {"default": {}, "lease-off": {"TOKENKIT_REVOCATION_LEASE_MS": "0"}}
+
+
+@pytest.fixture(scope="module", params=list(LEASE_MODES))
 def cluster(
     request: pytest.FixtureRequest,
     e2e_services: SharedServices,
@@ -81,17 +100,16 @@ def cluster(
     links = [TcpProxy(upstream.port or 6379, upstream.hostname or "127.0.0.1") for _ in "ab"]
     for link in links:
         link.start()
-    extra = {"TOKENKIT_REVOCATION_LEASE_MS": "50"} if request.param == "lease" else {}
     per_server = [{"REDIS_URL": link.url(path=f"/{E2E_REDIS_DB}")} for link in links]
     try:
         with running_servers(
-            e2e_services.env(**extra),
+            e2e_services.env(**LEASE_MODES[request.param]),
             tmp_path_factory.mktemp("partition"),
             count=2,
             workers=2,
             per_server=per_server,
         ) as servers:
-            yield Cluster(servers, links, e2e_services)
+            yield Cluster(servers, links, e2e_services, request.param)
     finally:
         for link in links:
             link.stop()
@@ -212,6 +230,7 @@ def test_partition_revocation_during_cut_refused_by_every_worker_once_healed(
     pair = first.login(account, PASSWORD)
     for server in cluster.servers:
         expect_accepted(server, pair["access"])  # every worker has seen it active
+    cluster.expect_lease_as_configured()
 
     cluster.cut()
     SOURCES[source](cluster, account, pair)

@@ -7,9 +7,12 @@ every worker of the other on its very next request, and stay refused when
 the cache loses its contents (the database is the source of truth). The
 same holds for an API token revoked through ``DELETE api-tokens/<id>/``.
 
-Each test runs twice: with a cache round trip per request (the default) and
-with the revocation lease, where every worker answers the warmed session
-from its own memory and only the announcement can stop it.
+Each test runs twice: with the example project's defaults, where the
+revocation lease is on (tokenkit's cache is Redis) and every worker answers
+the warmed session from its own memory, so only the announcement can stop
+it; and with the lease turned off (``TOKENKIT_REVOCATION_LEASE_MS=0``), a
+cache round trip per request. ``tests/test_e2e_lease_default.py`` shows
+the warmed workers answering from memory, under each kind of worker.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.e2e import (
     Server,
     SharedServices,
     bearer,
+    expect_lease_subscriptions,
     on_every_worker,
     running_servers,
 )
@@ -32,19 +36,29 @@ from tests.e2e import (
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
-#: The example project's variable for TOKENKIT["REVOCATION_LEASE"], in milliseconds.
-LEASE_MS = "50"
+#: Each configuration the servers run, as the example project's environment.
+#: "default" sets nothing: the lease is on, tokenkit's cache being Redis.
+LEASE_MODES = {"default": {}, "lease-off": {"TOKENKIT_REVOCATION_LEASE_MS": "0"}}
+SERVERS, WORKERS = 2, 2
 
 
-@pytest.fixture(scope="module", params=["round-trip", "lease"])
+@pytest.fixture(scope="module", params=list(LEASE_MODES))
+def lease_mode(request: pytest.FixtureRequest) -> str:
+    mode: str = request.param
+    return mode
+
+
+@pytest.fixture(scope="module")
 def servers(
-    request: pytest.FixtureRequest,
+    lease_mode: str,
     e2e_services: SharedServices,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[Server]]:
-    extra = {"TOKENKIT_REVOCATION_LEASE_MS": LEASE_MS} if request.param == "lease" else {}
     with running_servers(
-        e2e_services.env(**extra), tmp_path_factory.mktemp("revocation"), count=2, workers=2
+        e2e_services.env(**LEASE_MODES[lease_mode]),
+        tmp_path_factory.mktemp("revocation"),
+        count=SERVERS,
+        workers=WORKERS,
     ) as started:
         yield started
 
@@ -54,6 +68,12 @@ def warm(servers: list[Server], access: str) -> None:
     for server in servers:
         responses = on_every_worker(server, access)
         assert {response.status_code for response in responses} == {200}
+
+
+def assert_lease_as_configured(services: SharedServices, lease_mode: str) -> None:
+    """Every warmed worker holds the lease's subscription by default, none with it off."""
+    expected = 0 if lease_mode == "lease-off" else SERVERS * WORKERS
+    expect_lease_subscriptions(services.redis_url, expected)
 
 
 def logout(server: Server, pair: dict[str, Any]) -> None:
@@ -83,12 +103,13 @@ def assert_revoked_everywhere(servers: list[Server], pair: dict[str, Any]) -> No
 
 
 def test_revocation_logout_on_one_server_refused_by_the_other_on_next_request(
-    servers: list[Server],
+    servers: list[Server], e2e_services: SharedServices, lease_mode: str
 ) -> None:
     first, second = servers
     pair = first.login("demo", "demo-password")
     bystander = second.login("demo", "demo-password")
     warm(servers, pair["access"])
+    assert_lease_as_configured(e2e_services, lease_mode)
 
     logout(first, pair)
     very_next = second.me(pair["access"])
@@ -101,13 +122,14 @@ def test_revocation_logout_on_one_server_refused_by_the_other_on_next_request(
 
 
 def test_revocation_survives_losing_the_cache_on_both_servers(
-    servers: list[Server], e2e_services: SharedServices
+    servers: list[Server], e2e_services: SharedServices, lease_mode: str
 ) -> None:
     first, second = servers
     pair = second.login("demo", "demo-password")
     bystander = first.login("demo", "demo-password")
     warm(servers, pair["access"])
     warm(servers, bystander["access"])
+    assert_lease_as_configured(e2e_services, lease_mode)
     logout(second, pair)
 
     e2e_services.flush_redis()  # what a Redis restart does

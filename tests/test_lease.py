@@ -4,13 +4,18 @@ Every test that needs Redis starts a private ``redis-server`` (the pattern
 of ``tests/test_cache_outage.py``), so the file runs the same in both halves
 of the suite and may stop, freeze (``SIGSTOP``) or restart its server.
 Redis commands are counted by wrapping redis-py's ``execute_command`` in the
-test's own thread: the lease's subscriber thread is not counted.
+test's own thread: the lease's subscriber thread is not counted. The last
+test forks the test process after its first request, as a server that forks
+workers from a serving process would; it needs PostgreSQL, so that the child
+reads the committed rows on a connection of its own.
+``tests/test_e2e_lease_default.py`` runs the lease, on by default, in real servers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import signal
 import threading
 import time
@@ -897,3 +902,76 @@ def test_lease_given_as_a_timedelta_is_used_in_seconds(
 ) -> None:
     settings.TOKENKIT = {**settings.TOKENKIT, "REVOCATION_LEASE": timedelta(milliseconds=80)}
     assert valid_lease().lease_seconds == pytest.approx(0.08)
+
+
+# --- a process forked after its first request ------------------------------------
+
+
+def forked_child(channel: Any, access: str, parent_state: LocalState) -> None:
+    """What a worker forked from a serving process sees; reported over ``channel``.
+
+    Runs in the child (multiprocessing's "fork"): it inherited the parent's
+    memory, which holds the session, but not its lease thread.
+    """
+    report: dict[str, Any] = {}
+    try:
+        client = APIClient()
+        report["first"] = whoami(client, access).status_code
+        state = current_state()
+        report["own_state"] = state is not parent_state
+        wait_for(state.is_valid, "the child's lease to be confirmed")
+        threads = [t for t in threading.enumerate() if t.name == lease.Subscriber.THREAD_NAME]
+        report["lease_threads"] = len(threads)
+        remembered_whoami(client, access)
+        report["remembered"] = True
+        channel.send(("ready", report))
+        if not channel.poll(DEADLINE):
+            raise AssertionError("the parent never logged out")
+        assert channel.recv() == "logged out"
+        response = whoami(client, access)
+        report["after_logout"] = (response.status_code, response.json().get("code"))
+    except BaseException as error:  # reported to the parent, which fails the test
+        report["error"] = repr(error)
+    channel.send(("done", report))
+
+
+@needs_redis_server
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_process_forked_after_first_request_runs_its_own_lease_and_refuses_a_later_logout(
+    lease_on: PrivateRedis, transactional_db: Any, user: Any, api_client: APIClient
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the child needs a database connection of its own (PostgreSQL)")
+    pair = login(api_client)
+    parent_state = valid_lease()
+    remembered_whoami(api_client, pair["access"])  # the lease thread runs, memory holds the session
+    assert parent_state.lookup(session_keys(pair["access"], user)) is not None
+
+    connection.close()  # each process then opens its own, none shares a socket
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=forked_child, args=(child_end, pair["access"], parent_state))
+    child.start()
+    try:
+        assert parent_end.poll(4 * DEADLINE), "the child did not report"
+        stage, report = parent_end.recv()
+        assert stage == "ready", report
+        response = api_client.post(LOGOUT_URL, {"refresh": pair["refresh"]}, format="json")
+        assert response.status_code == 204  # committed and announced: the lease waited
+        parent_end.send("logged out")
+        assert parent_end.poll(DEADLINE), "the child did not report"
+        stage, report = parent_end.recv()
+    finally:
+        child.join(timeout=DEADLINE)
+        if child.is_alive():
+            child.kill()
+
+    assert report == {
+        "first": 200,
+        "own_state": True,
+        "lease_threads": 1,
+        "remembered": True,
+        "after_logout": (401, "token_revoked"),
+    }
+    assert child.exitcode == 0
+    assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
