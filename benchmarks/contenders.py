@@ -50,6 +50,9 @@ class Contender:
     #: Measured with tokens from logins made just before each round (batch),
     #: through its own server's login endpoint: the post-login window.
     post_login: bool = False
+    #: Also measured end to end (2.). The first-sight rows are not: what they
+    #: show is per call, and each server holds database connections.
+    throughput: bool = True
 
     def tokenkit_overrides(self) -> dict[str, Any]:
         """What it sets in ``TOKENKIT`` beyond the project's settings: nothing for the default."""
@@ -180,6 +183,7 @@ CONTENDERS: dict[str, Contender] = {
             cache_alias="redis",
             checks="as tokenkit-redis, but the token is verified in full on every call "
             "(worst case: no request ever repeats a token in the same process)",
+            throughput=False,
         ),
         Contender(
             name="tokenkit-locmem",
@@ -218,6 +222,7 @@ for _algorithm in ("RS256", "ES256", "EdDSA"):
             algorithm=_algorithm,
             checks=f"as tokenkit-redis-{_suffix}, the {_algorithm} signature verified on "
             "every call (worst case)",
+            throughput=False,
         ),
         Contender(
             name=f"simplejwt-{_suffix}",
@@ -233,3 +238,36 @@ for _algorithm in ("RS256", "ES256", "EdDSA"):
 #: The contenders of the refresh race (the others have no refresh, or the
 #: same one as a contender listed here).
 RACE_CONTENDERS = ("simplejwt-blacklist", TOKENKIT_DEFAULT_REDIS, "tokenkit-locmem")
+
+#: Groups of contenders ``--contenders`` accepts by name. Every contender
+#: measured end to end runs its own server for the whole measurement, each
+#: holding up to 8 PostgreSQL connections (2 workers x 4 threads, persistent),
+#: so all of them at once would pass PostgreSQL's default ``max_connections``
+#: (100); each group stays within it. ``main`` is the default.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "main": (
+        FLOOR,
+        SIMPLEJWT,
+        SIMPLEJWT_STATELESS,
+        REFERENCE,
+        "simplejwt-blacklist",
+        KNOX,
+        TOKENKIT_DEFAULT_REDIS,
+        TOKENKIT_POST_LOGIN,
+        TOKENKIT_NO_LEASE,
+        TOKENKIT_API,
+        "tokenkit-locmem",
+    ),
+    "keys": (
+        FLOOR,
+        SIMPLEJWT,
+        SIMPLEJWT_STATELESS,
+        TOKENKIT_DEFAULT_REDIS,
+        "tokenkit-redis-first-sight",
+        *(
+            f"{prefix}-{algorithm}"
+            for algorithm in ("rs256", "es256", "eddsa")
+            for prefix in ("tokenkit-redis", "tokenkit-redis-first-sight", "simplejwt")
+        ),
+    ),
+}

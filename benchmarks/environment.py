@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchmarks.contenders import CONTENDERS, Contender
+from benchmarks.contenders import CONTENDERS, GROUPS, Contender
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_MODULE = "benchmarks.project.settings"
@@ -448,6 +448,28 @@ def round_trip_latency(samples: int = 300) -> dict[str, float]:
     }
 
 
+def check_connection_budget(servers: int, shape: ServerShape) -> None:
+    """Refuse to start more servers than PostgreSQL has connections for.
+
+    Each worker thread keeps its own persistent connection; past
+    ``max_connections`` a server's next connection fails, and a login or a
+    query in the middle of the measurement answers 503.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        allowed = int(cursor.fetchone()[0])
+    # This process, and a few for psql or autovacuum alongside.
+    needed = servers * shape.workers * shape.threads + 5
+    if needed > allowed:
+        raise SystemExit(
+            f"{servers} servers of {shape.workers} x {shape.threads} need up to {needed} "
+            f"PostgreSQL connections, but max_connections is {allowed}: measure fewer "
+            "contenders at once (--contenders main, --contenders keys, or a list)."
+        )
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -527,8 +549,10 @@ def wrk_path() -> str | None:
 
 
 def contender_list(names: list[str] | None) -> list[Contender]:
+    """The contenders ``names`` lists, a group's (``main``, ``keys``), or ``main``'s."""
     if not names:
-        return list(CONTENDERS.values())
+        names = ["main"]
+    names = [member for name in names for member in GROUPS.get(name, (name,))]
     unknown = [name for name in names if name not in CONTENDERS]
     if unknown:
         raise SystemExit(f"Unknown contenders {unknown}; choose from {list(CONTENDERS)}")

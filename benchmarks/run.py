@@ -53,7 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(MEASUREMENTS),
         help=f"comma-separated subset of {','.join(MEASUREMENTS)}",
     )
-    parser.add_argument("--contenders", default="", help="comma-separated subset of contenders")
+    parser.add_argument(
+        "--contenders",
+        default="",
+        help="comma-separated contenders or groups (main, the default; keys)",
+    )
     parser.add_argument("--rounds", type=int, help="rounds of measurement 1 (authenticate)")
     parser.add_argument("--load-rounds", type=int, help="rounds of measurement 2 (GET /api/me/)")
     parser.add_argument("--duration", type=int, help="seconds per contender per round (2.)")
@@ -172,6 +176,9 @@ def run_throughput(
     usernames: list[str],
 ) -> list[Any]:
     from benchmarks import logins, throughput
+
+    contenders = [contender for contender in contenders if contender.throughput]
+    environment.check_connection_budget(len(contenders), THROUGHPUT_SHAPE)
 
     def log_in(server: environment.Server, headers_file: Path) -> None:
         logins.write_headers(headers_file, logins.over_http(server.port, usernames))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from benchmarks.authenticate import AuthenticateResult
 from benchmarks.contenders import (
     CONTENDERS,
+    GROUPS,
     KNOX,
     SIMPLEJWT,
     SIMPLEJWT_STATELESS,
@@ -21,7 +22,9 @@ from benchmarks.contenders import (
     TOKENKIT_NO_LEASE,
     TOKENKIT_POST_LOGIN,
 )
+from benchmarks.environment import contender_list
 from benchmarks.report import Target, render, targets
+from benchmarks.run import THROUGHPUT_SHAPE
 from benchmarks.throughput import ThroughputResult
 
 
@@ -179,3 +182,14 @@ def test_render_post_login_row_shows_first_request_counts_and_window() -> None:
     assert "each batch ended at most 0.4 s after the first of its logins" in text
     assert "each round ended at most 3.4 s after the first of its logins" in text
     assert "within the 10 s after a login" in text
+
+
+def test_contender_groups_cover_every_contender_within_postgresql_default_connections() -> None:
+    grouped = {name for members in GROUPS.values() for name in members}
+    assert grouped == set(CONTENDERS)
+    per_server = THROUGHPUT_SHAPE.workers * THROUGHPUT_SHAPE.threads
+    for group in GROUPS:
+        servers = [c for c in contender_list([group]) if c.throughput]
+        # PostgreSQL's default max_connections, less the margin the run keeps.
+        assert len(servers) * per_server + 5 <= 100, group
+    assert [c.name for c in contender_list(None)] == list(GROUPS["main"])
