@@ -172,8 +172,9 @@ CONTENDERS: dict[str, Contender] = {
             issuer="tokenkit-api",
             cache_alias="redis",
             checks="checksum (no I/O); token state (revoked, expired, rotated away) and the "
-            "owner's cached copy in one Redis get_many; active user; last use recorded at most "
-            "once a minute per token",
+            "owner's cached copy, from the revocation lease's memory once the process has "
+            "resolved the token (else one Redis get_many); active user; last use recorded at "
+            "most once a minute per token",
         ),
         Contender(
             name="tokenkit-redis-first-sight",

@@ -152,7 +152,7 @@ def _active_user(token: Token) -> AbstractBaseUser:
     if generation is not None:  # only ever set with the lease on
         assert local is not None
         lease.remember(
-            local, generation, session=(sid_key, state), token=jti_key, user=(user_key, user)
+            local, generation, {sid_key: state, jti_key: lease.ABSENT}, user=(user_key, user)
         )
     return user
 
@@ -207,7 +207,10 @@ def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APIToke
 
     The checksum is checked before any I/O, so a mistyped or invented token
     costs nothing. Then one ``get_many`` fetches the token's state and, once
-    this process knows the token's owner, the owner's cached copy.
+    this process knows the token's owner, the owner's cached copy; with the
+    revocation lease on, a token this process has resolved is answered from
+    memory, as a session is (every change of a token's state is announced by
+    :func:`django_tokenkit.revocation.publish`).
     """
     if not api_token_format.is_well_formed(raw):
         raise TokenInvalid("Malformed API token.")
@@ -215,7 +218,13 @@ def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APIToke
     state_key = api_token_store.state_key(digest)
     owner = api_token_store.remembered_owner(digest)
     keys = [state_key] if owner is None else [state_key, users.user_key(owner)]
-    found = revocation.fetch(keys)
+    # Only once the owner is known: what is remembered is the state and the user.
+    local = lease.local_state() if owner is not None else None
+    found = lease.recall(local, keys) if local is not None else None
+    generation = None
+    if found is None:
+        generation = local.begin() if local is not None else None
+        found = revocation.fetch(keys)
     unpublished = outbox.pending(cache_answered=found is not None, publish=revocation.publish)
     cached = None
     if found is not None and not unpublished.distrusts_api_token(digest):
@@ -238,6 +247,9 @@ def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APIToke
         raise TokenExpired(f"API token expired at {moment}.")
     user = users.user_for_pk(state.user_id, found)
     api_token_store.remember_owner(digest, state.user_id)
+    if generation is not None and state.user_id == owner:  # only ever set with the lease on
+        assert local is not None
+        lease.remember(local, generation, {state_key: cached}, user=(users.user_key(owner), user))
     return user, state
 
 

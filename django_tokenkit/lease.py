@@ -3,8 +3,9 @@
 On by default whenever tokenkit's cache is Redis (django-redis or Django's
 RedisCache): ``TOKENKIT["REVOCATION_LEASE"]`` is ``"auto"``, which is 50 ms
 there and off with any other cache; ``None`` turns it off. Each process
-keeps the revocation state and user it has resolved for a session, and
-answers the next request of that session from memory, while still
+keeps the revocation state and user it has resolved for a session (or the
+state and owner of an API token), and answers the next request of that
+session (or token) from memory, while still
 refusing, on every process, the first request that arrives after a
 revocation has returned. It is the default because one cache round trip
 per request was most of what authentication cost (docs/benchmarks.rst).
@@ -46,7 +47,7 @@ import pickle
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -397,17 +398,18 @@ def recall(state: LocalState, keys: list[str]) -> dict[str, Any] | None:
 def remember(
     state: LocalState,
     generation: int,
+    values: Mapping[str, Any],
     *,
-    session: tuple[str, str],
-    token: str,
     user: tuple[str, Any],
 ) -> None:
-    """Keep what a request resolved: its session's state, its token unrevoked, its user."""
+    """Keep what a request resolved: the shared cache's ``values`` and its user.
+
+    ``values`` maps each key to what the cache held (:data:`ABSENT` for a key
+    it did not hold); they are handed back as they are, so they must be
+    values no request changes (strings, the API-token state dicts). The
+    user is kept pickled, so that each request gets its own instance.
+    """
     state.store(
         generation,
-        {
-            session[0]: session[1],
-            token: ABSENT,
-            user[0]: _PickledUser(pickle.dumps(user[1], pickle.HIGHEST_PROTOCOL)),
-        },
+        {**values, user[0]: _PickledUser(pickle.dumps(user[1], pickle.HIGHEST_PROTOCOL))},
     )

@@ -35,7 +35,8 @@ from rest_framework.test import APIClient
 from django_tokenkit import lease, revocation, services, tokens, users
 from django_tokenkit.cache import get_cache
 from django_tokenkit.lease import LocalState
-from django_tokenkit.models import RevokeReason
+from django_tokenkit.models import APIToken, RevokeReason
+from django_tokenkit.services import api_tokens
 from tests.faults import REDIS_SERVER, PrivateRedis, free_port
 from tests.helpers import assert_unauthorized, login, whoami
 from tests.redis_backends import REDIS_BACKENDS, redis_cache_config
@@ -538,6 +539,89 @@ def test_logout_refuses_the_next_request_of_a_remembered_session(
     assert response.status_code == 204
 
     assert_unauthorized(whoami(api_client, pair["access"]), "token_revoked")
+
+
+def api_token_whoami(client: APIClient, token: str) -> Any:
+    return client.get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def remembered_api_token(client: APIClient, token: str) -> None:
+    """Have this process resolve ``token`` until a request of it sends Redis nothing."""
+    for _ in range(20):
+        valid_lease()
+        with redis_commands() as sent:
+            assert api_token_whoami(client, token).status_code == 200
+        if not sent.commands:
+            return
+    raise AssertionError(f"the API token was never answered from memory: {sent.commands}")
+
+
+@needs_redis_server
+def test_repeated_request_with_an_api_token_sends_no_redis_command(
+    lease_on: PrivateRedis, api_client: APIClient, user: Any
+) -> None:
+    token = api_tokens.create(user, name="nightly", expires_in=timedelta(days=30)).token
+    valid_lease()
+    with redis_commands() as first:
+        assert api_token_whoami(api_client, token).json()["username"] == "alice"
+    assert "MGET" in first.commands
+
+    remembered_api_token(api_client, token)
+    with redis_commands() as repeat:
+        assert api_token_whoami(api_client, token).json()["username"] == "alice"
+    assert repeat.commands == []
+
+
+@needs_redis_server
+def test_revoked_api_token_is_refused_on_the_next_request_of_a_remembered_token(
+    lease_on: PrivateRedis,
+    api_client: APIClient,
+    user: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    issued = api_tokens.create(user, name="nightly", expires_in=timedelta(days=30))
+    other = api_tokens.create(user, name="backup", expires_in=timedelta(days=30)).token
+    remembered_api_token(api_client, issued.token)
+    remembered_api_token(api_client, other)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_tokens.revoke(APIToken.objects.filter(pk=issued.record.pk), RevokeReason.ADMIN)
+
+    assert_unauthorized(api_token_whoami(api_client, issued.token), "token_revoked")
+    assert api_token_whoami(api_client, other).status_code == 200
+
+
+@needs_redis_server
+def test_rotated_api_token_is_refused_once_its_grace_ends_although_remembered(
+    lease_on: PrivateRedis,
+    api_client: APIClient,
+    user: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    issued = api_tokens.create(user, name="nightly", expires_in=timedelta(days=30))
+    remembered_api_token(api_client, issued.token)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_tokens.rotate(issued.record, grace=timedelta(0))
+
+    assert_unauthorized(api_token_whoami(api_client, issued.token), "token_expired")
+
+
+@needs_redis_server
+def test_deactivated_owner_of_a_remembered_api_token_is_refused_on_the_next_request(
+    lease_on: PrivateRedis,
+    api_client: APIClient,
+    user: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    token = api_tokens.create(user, name="nightly", expires_in=timedelta(days=30)).token
+    remembered_api_token(api_client, token)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save()
+
+    assert_unauthorized(api_token_whoami(api_client, token), "token_revoked")
 
 
 @needs_redis_server
