@@ -1,4 +1,4 @@
-"""Every system check of tokenkit, with one registry of ids.
+"""Every system check of tokenkit; their ids are registered in :mod:`django_tokenkit.check_ids`.
 
 A setting that cannot work is reported by ``manage.py check`` (and so by
 ``runserver``, ``migrate`` and the test runner) with a named id, before any
@@ -10,17 +10,38 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core import mail
-from django.core.checks import CheckMessage, Error, Warning
+from django.core.checks import CheckMessage
 from django.core.exceptions import ImproperlyConfigured
 
 from django_tokenkit import claims, keys
+from django_tokenkit.check_ids import (
+    BAD_CUSTOM_CLAIMS,
+    BAD_DURATION,
+    BAD_VALUE,
+    CLIENT_SIDE_CACHING,
+    CORS_HIDES_HEADERS,
+    INSECURE_SAMESITE,
+    KEY_PROBLEM_IDS,
+    LEASE_NEEDS_REDIS,
+    LONG_THRESHOLD,
+    NO_CSRF_MIDDLEWARE,
+    NO_JWT_AUTHENTICATION,
+    NO_REST_FRAMEWORK,
+    NO_SIGNING_KEYS,
+    NO_SUCH_CACHE,
+    PER_PROCESS_CACHE,
+    REDIS_REPLICAS,
+    SIMPLEJWT_TRANSITION_ON,
+    UNKNOWN_SETTING,
+    UNREADABLE_KEY,
+    UNSUPPORTED_ALGORITHM,
+)
 from django_tokenkit.conf import (
     AUTO,
     DEFAULTS,
@@ -36,124 +57,6 @@ from django_tokenkit.validators import REDIS_BACKENDS as REDIS_BACKENDS
 from django_tokenkit.validators import VALIDATORS as VALIDATORS
 from django_tokenkit.validators import ZERO_ALLOWED as ZERO_ALLOWED
 from django_tokenkit.validators import redis_server_count as redis_server_count
-
-
-@dataclass(frozen=True)
-class CheckId:
-    """One tokenkit check id and what it means; the only way a check builds a message.
-
-    The level follows the id: ``tokenkit.Ennn`` is an error, ``tokenkit.Wnnn``
-    a warning. Every instance is in :data:`REGISTRY`, which the tests and the
-    docs build read (docs/settings.rst must describe each id).
-    """
-
-    id: str
-    title: str
-
-    @property
-    def is_warning(self) -> bool:
-        return self.id.startswith("tokenkit.W")
-
-    def message(
-        self, msg: str, *, hint: str | None = None, obj: str = "settings.TOKENKIT"
-    ) -> CheckMessage:
-        """A check message with this id, at this id's level."""
-        level = Warning if self.is_warning else Error
-        return level(msg, hint=hint, id=self.id, obj=obj)
-
-
-#: Every check id, by id, in the order they were introduced.
-REGISTRY: dict[str, CheckId] = {}
-
-
-def _register(check_id: str, title: str) -> CheckId:
-    if check_id in REGISTRY:
-        raise ValueError(f"Check id {check_id} is registered twice.")
-    REGISTRY[check_id] = entry = CheckId(check_id, title)
-    return entry
-
-
-UNKNOWN_SETTING = _register(
-    "tokenkit.E001", "TOKENKIT is not a dict, or has a key tokenkit does not know"
-)
-BAD_VALUE = _register("tokenkit.E002", "a TOKENKIT value has the wrong type or form")
-BAD_DURATION = _register(
-    "tokenkit.E003", "a duration is not positive (or negative, where zero is allowed)"
-)
-SHORT_KEY = _register("tokenkit.E004", "an HMAC signing key is shorter than its algorithm's hash")
-UNSUPPORTED_ALGORITHM = _register("tokenkit.E005", "ALGORITHM is not one tokenkit supports")
-NO_SUCH_CACHE = _register("tokenkit.E006", "CACHE_ALIAS names no cache in CACHES")
-DUPLICATE_KID = _register("tokenkit.E007", "two SIGNING_KEYS share a kid")
-PER_PROCESS_CACHE = _register(
-    "tokenkit.W001", "the cache is per-process (local-memory, dummy) while DEBUG is off"
-)
-INSECURE_SAMESITE = _register(
-    "tokenkit.E008", "REFRESH_COOKIE_SAMESITE is 'None' while REFRESH_COOKIE_SECURE is off"
-)
-LONG_THRESHOLD = _register(
-    "tokenkit.W002", "SLIDING_THRESHOLD is not shorter than ACCESS_TOKEN_LIFETIME"
-)
-NO_CSRF_MIDDLEWARE = _register(
-    "tokenkit.W003", "the refresh cookie is on but CsrfViewMiddleware is not installed"
-)
-CORS_HIDES_HEADERS = _register(
-    "tokenkit.W004", "CORS_EXPOSE_HEADERS is set but leaves out the sliding headers"
-)
-CLIENT_SIDE_CACHING = _register(
-    "tokenkit.W005", "the tokenkit cache uses redis-py's client-side caching"
-)
-LEASE_NEEDS_REDIS = _register(
-    "tokenkit.E009",
-    "REVOCATION_LEASE is set but the tokenkit cache is not Redis "
-    "(django-redis or Django's RedisCache)",
-)
-REDIS_REPLICAS = _register(
-    "tokenkit.E010",
-    "the tokenkit cache is Redis with several servers, so reads may go to a lagging replica",
-)
-PUBLIC_KEY_AS_SECRET = _register(
-    "tokenkit.E011", "an HMAC key is a public or PEM key (anyone holding it could sign)"
-)
-WEAK_RSA_KEY = _register("tokenkit.E012", "an RS256 key has fewer than 2048 bits")
-KEY_ALGORITHM_MISMATCH = _register(
-    "tokenkit.E013", "a key is not of its algorithm's type (RSA, P-256, Ed25519)"
-)
-VERIFY_ONLY_SIGNING_KEY = _register(
-    "tokenkit.E014", "the first SIGNING_KEYS entry, the one that signs, is a public key"
-)
-UNREADABLE_KEY = _register(
-    "tokenkit.E015",
-    "an asymmetric key is not unencrypted PEM text or a readable PEM file, or is missing",
-)
-
-#: The check id of each problem :func:`django_tokenkit.keys.inspect_keys` reports.
-KEY_PROBLEM_IDS: dict[str, CheckId] = {
-    "unsupported_algorithm": UNSUPPORTED_ALGORITHM,
-    "short": SHORT_KEY,
-    "public_as_secret": PUBLIC_KEY_AS_SECRET,
-    "unreadable": UNREADABLE_KEY,
-    "weak_rsa": WEAK_RSA_KEY,
-    "mismatch": KEY_ALGORITHM_MISMATCH,
-    "verify_only_first": VERIFY_ONLY_SIGNING_KEY,
-    "duplicate_kid": DUPLICATE_KID,
-}
-NO_JWT_AUTHENTICATION = _register(
-    "tokenkit.W006", "JWTAuthentication is not in REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES"
-)
-NO_REST_FRAMEWORK = _register("tokenkit.E016", "'rest_framework' is not in INSTALLED_APPS")
-NO_SIGNING_KEYS = _register(
-    "tokenkit.W007", "check --deploy: SIGNING_KEYS is unset, so tokens are signed with SECRET_KEY"
-)
-BAD_CUSTOM_CLAIMS = _register(
-    "tokenkit.E017",
-    "CUSTOM_CLAIMS does not name a callable, or it returns reserved or non-JSON claims",
-)
-SIMPLEJWT_TRANSITION_ON = _register(
-    "tokenkit.W008", "SIMPLEJWT_TRANSITION is on: simplejwt's tokens are still accepted"
-)
-
-#: The check ids, and what each one means. Documented in docs/settings.rst.
-CHECK_IDS = {check_id: entry.title for check_id, entry in REGISTRY.items()}
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:

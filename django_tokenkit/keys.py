@@ -1,5 +1,9 @@
 """What tokenkit knows about algorithms and keys: families, loading, validation, JWKs.
 
+The JWK encoding of a public key itself (members, RFC 7638 thumbprints) is
+:mod:`django_tokenkit.jwk`; what a published JWK may be used for is decided
+here (:func:`key_from_jwk`).
+
 One home for key knowledge. This module reads no settings:
 :mod:`django_tokenkit.conf` turns ``TOKENKIT['SIGNING_KEYS']`` into loaded
 :class:`Key` objects with :func:`load_keys` (once per process, again after
@@ -20,9 +24,6 @@ ever selects among the configured keys, it never chooses how a key is used
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +31,10 @@ from typing import Any, Literal, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_pem_private_key,
-    load_pem_public_key,
-)
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from django.core.exceptions import ImproperlyConfigured
+
+from django_tokenkit.jwk import PublicKey, public_key, public_members, thumbprint
 
 #: The JOSE algorithm families (RFC 7518 section 3.1, RFC 8037 for OKP).
 Family = Literal["HMAC", "RSA", "EC", "OKP"]
@@ -152,7 +150,6 @@ def is_key_list(value: object) -> bool:
 
 # --- loaded keys -------------------------------------------------------------------
 
-PublicKey = Any  # rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = Any
 
 
@@ -413,53 +410,6 @@ def verification_keys(keys: list[_Keyed], kid: str | None) -> list[_Keyed]:
 # --- JWK ---------------------------------------------------------------------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64_uint(value: int) -> str:
-    return _b64(value.to_bytes(max((value.bit_length() + 7) // 8, 1), "big"))
-
-
-def _unb64(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise ValueError("JWK member is not a string")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
-def public_members(public: PublicKey) -> dict[str, str]:
-    """The RFC 7518 section 6 public members of ``public``, ``kty`` included."""
-    if isinstance(public, rsa.RSAPublicKey):
-        numbers = public.public_numbers()
-        return {"kty": "RSA", "n": _b64_uint(numbers.n), "e": _b64_uint(numbers.e)}
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        point = public.public_numbers()
-        return {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": _b64(point.x.to_bytes(32, "big")),
-            "y": _b64(point.y.to_bytes(32, "big")),
-        }
-    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}
-
-
-#: The members RFC 7638 section 3.2 hashes, per key type.
-_THUMBPRINT_MEMBERS = {
-    "RSA": ("e", "kty", "n"),
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-}
-
-
-def thumbprint(public: PublicKey) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256, base64url) of ``public``: its default ``kid``."""
-    members = public_members(public)
-    required = {name: members[name] for name in _THUMBPRINT_MEMBERS[members["kty"]]}
-    canonical = json.dumps(required, sort_keys=True, separators=(",", ":"))
-    return _b64(hashlib.sha256(canonical.encode()).digest())
-
-
 #: The algorithm each key type may be published for.
 _FAMILY_OF_KTY: dict[str, Family] = {"RSA": RSA, "EC": EC, "OKP": OKP}
 
@@ -480,24 +430,7 @@ def key_from_jwk(jwk: object) -> Key:
     algorithm = get_algorithm(jwk.get("alg"))
     if algorithm is None or _FAMILY_OF_KTY.get(str(jwk.get("kty"))) != algorithm.family:
         raise ValueError("the JWK names no supported algorithm for its key type")
-    public: PublicKey
-    if algorithm.family == RSA:
-        numbers = rsa.RSAPublicNumbers(
-            int.from_bytes(_unb64(jwk.get("e")), "big"), int.from_bytes(_unb64(jwk.get("n")), "big")
-        )
-        public = numbers.public_key()
-    elif algorithm.family == EC:
-        if jwk.get("crv") != "P-256":
-            raise ValueError("ES256 needs a P-256 key")
-        public = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(_unb64(jwk.get("x")), "big"),
-            int.from_bytes(_unb64(jwk.get("y")), "big"),
-            ec.SECP256R1(),
-        ).public_key()
-    else:
-        if jwk.get("crv") != "Ed25519":
-            raise ValueError("EdDSA needs an Ed25519 key")
-        public = ed25519.Ed25519PublicKey.from_public_bytes(_unb64(jwk.get("x")))
+    public = public_key(jwk)
     if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
         raise ValueError(f"the RSA key has fewer than {MIN_RSA_BITS} bits")
     kid = jwk.get("kid")

@@ -4,7 +4,7 @@ Built with ``make docs`` (``sphinx-build -W``): every warning is an error.
 Besides the usual settings, this file keeps the settings reference honest: the
 build warns, and so fails, when ``settings.rst`` misses a key of
 ``django_tokenkit.conf.DEFAULTS`` or a check id of
-``django_tokenkit.checks.REGISTRY``. Both are imported from the installed
+``django_tokenkit.check_ids.REGISTRY``. Both are imported from the installed
 package (importing them needs Django installed, not configured), never read
 from the source text.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from sphinx.util import logging
 
 import django_tokenkit
-from django_tokenkit.checks import REGISTRY
+from django_tokenkit.check_ids import REGISTRY
 from django_tokenkit.conf import DEFAULTS
 
 DOCS = Path(__file__).resolve().parent
@@ -57,7 +57,9 @@ def check_settings_reference(app: Any) -> None:
     for check_id in sorted(defined - described):
         logger.warning("settings.rst does not describe the system check %s", check_id)
     for check_id in sorted(described - defined):
-        logger.warning("settings.rst describes %s, which checks.REGISTRY does not hold", check_id)
+        logger.warning(
+            "settings.rst describes %s, which check_ids.REGISTRY does not hold", check_id
+        )
 
 
 def setup(app: Any) -> dict[str, Any]:

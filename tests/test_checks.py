@@ -16,12 +16,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from django_tokenkit import checks
+from django_tokenkit import check_ids, checks
+from django_tokenkit.check_ids import CHECK_IDS, KEY_PROBLEM_IDS, REGISTRY, CheckId
 from django_tokenkit.checks import (
-    CHECK_IDS,
-    REGISTRY,
     VALIDATORS,
-    CheckId,
     check_cache,
     check_keys,
     check_settings,
@@ -213,9 +211,12 @@ def test_check_functions_found() -> None:
 
 def test_check_ids_registry_entries_are_module_names_of_the_checks() -> None:
     """Each registered id is a ``CheckId`` the check functions reference by name."""
-    named = {value.id: value for value in vars(checks).values() if isinstance(value, CheckId)}
+    defined = {value.id: value for value in vars(check_ids).values() if isinstance(value, CheckId)}
+    used = {value.id for value in vars(checks).values() if isinstance(value, CheckId)}
+    used |= {entry.id for entry in KEY_PROBLEM_IDS.values()}
 
-    assert named == REGISTRY
+    assert defined == REGISTRY
+    assert used == set(REGISTRY)
     assert all(entry.id == check_id and entry.title for check_id, entry in REGISTRY.items())
 
 
@@ -446,7 +447,9 @@ def test_check_settings_valid_value_passes(settings: Any, name: str, value: Any)
     configure(settings, {name: value}, SECRET_KEY=STRONG_KEY)
 
     # SIGNING_KEYS None is valid; check --deploy only advises a key of its own.
-    deploy_advice = [checks.NO_SIGNING_KEYS.id] if (name, value) == ("SIGNING_KEYS", None) else []
+    deploy_advice = (
+        [check_ids.NO_SIGNING_KEYS.id] if (name, value) == ("SIGNING_KEYS", None) else []
+    )
     assert [message.id for message in run_checks()] == deploy_advice
 
 

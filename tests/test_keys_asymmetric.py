@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_tokenkit import checks, keys, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import TokenInvalid
+from django_tokenkit.jwk import thumbprint
 from tests.helpers import FROZEN_AT
 from tests.keypairs import ALGORITHMS, HMAC_KEY, private_key, private_pem, public_pem
 
@@ -67,7 +68,7 @@ def test_load_keys_pem_without_kid_gets_thumbprint_and_signs(settings: Any, algo
     (key,) = tokenkit_settings.signing_keys
     raw = sign()
 
-    assert key.kid == keys.thumbprint(private_key(algorithm).public_key())
+    assert key.kid == thumbprint(private_key(algorithm).public_key())
     assert jwt.get_unverified_header(raw) == {"alg": algorithm, "typ": "at+jwt", "kid": key.kid}
     assert tokens.decode(raw, tokens.ACCESS).kid == key.kid
 

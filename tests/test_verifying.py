@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from django_tokenkit import keys, tokens
 from django_tokenkit.conf import tokenkit_settings
 from django_tokenkit.exceptions import ServiceUnavailable
+from django_tokenkit.jwk import thumbprint
 from django_tokenkit.verifying import JWKSClient, forget_client, max_age_of
 from tests.helpers import assert_unauthorized, bearer, login
 from tests.keypairs import private_key, private_pem
@@ -64,8 +65,7 @@ class JWKSServer:
         ]
         self.document = {
             "keys": [
-                {**(key.public_jwk() or {}), "kid": keys.thumbprint(key.verifier)}
-                for key in published
+                {**(key.public_jwk() or {}), "kid": thumbprint(key.verifier)} for key in published
             ]
         }
         return [jwk["kid"] for jwk in self.document["keys"]]

@@ -30,7 +30,7 @@ from django_tokenkit.client.errors import (
 )
 from django_tokenkit.client.records import TokenRecord
 from django_tokenkit.client.redis_store import RedisTokenStore
-from django_tokenkit.client.session import ClientStats
+from django_tokenkit.client.stats import ClientStats
 from django_tokenkit.client.stores import FileTokenStore, MemoryTokenStore, TokenStore
 
 __all__ = [

@@ -27,12 +27,18 @@ from django_tokenkit.client.clock import Backoff, Clock, system_clock
 from django_tokenkit.client.compat import HttpxAuth, RequestsAuthBase
 from django_tokenkit.client.errors import SessionEnded, UnexpectedResponse, error_of
 from django_tokenkit.client.http import AuthEndpoints, TransportError
-from django_tokenkit.client.session import END_CODES, RETRY_CODES, ClientStats, SessionEngine
+from django_tokenkit.client.session import SessionEngine
+from django_tokenkit.client.stats import ClientStats
 from django_tokenkit.client.stores import MemoryTokenStore, TokenStore
 
 if TYPE_CHECKING:
     import httpx
     import requests
+
+#: A resource request refused with these is retried once with a refreshed token.
+RETRY_CODES = frozenset({"token_expired", "token_invalid"})
+#: A resource request refused with these means the session is over.
+END_CODES = frozenset({"token_revoked", "token_reused"})
 
 NEW_TOKEN_HEADER = "X-New-Token"
 NEW_TOKEN_EXPIRES_HEADER = "X-New-Token-Expires-In"

@@ -29,7 +29,6 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django_tokenkit.client.clock import Backoff, Clock
@@ -43,28 +42,13 @@ from django_tokenkit.client.errors import (
 from django_tokenkit.client.http import AuthEndpoints, AuthResponse, TransportError
 from django_tokenkit.client.records import MalformedPair, TokenRecord
 from django_tokenkit.client.retry import post_with_backoff
+from django_tokenkit.client.stats import ClientStats
 from django_tokenkit.client.stores import TokenStore
 
 logger = logging.getLogger(__name__)
 
-#: A resource request refused with these is retried once with a refreshed token.
-RETRY_CODES = frozenset({"token_expired", "token_invalid"})
-#: A resource request refused with these means the session is over.
-END_CODES = frozenset({"token_revoked", "token_reused"})
 #: After a background refresh found the store locked by another process.
 BUSY_RETRY = 0.05
-
-
-@dataclass
-class ClientStats:
-    """What this process's client did; for logs, tests and benchmarks."""
-
-    logins: int = 0
-    refresh_calls: int = 0
-    refreshes: int = 0
-    renewals_adopted: int = 0
-    adopted_from_store: int = 0
-    retries: int = 0
 
 
 class _Dead(Exception):

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from django_tokenkit import keys
 from django_tokenkit.conf import tokenkit_settings
+from django_tokenkit.jwk import thumbprint
 from tests.helpers import FROZEN_AT, login, whoami
 from tests.keypairs import HMAC_KEY, private_key, private_pem, public_pem
 
@@ -44,7 +45,7 @@ def test_jwks_lists_public_members_kid_alg_use_and_never_private_ones(
         assert (jwk["alg"], jwk["use"]) == (algorithm, "sig")
     # What a verifier rebuilds from the document is the configured public key.
     rebuilt = keys.key_from_jwk(published[0])
-    assert rebuilt.kid == keys.thumbprint(private_key(algorithm).public_key())
+    assert rebuilt.kid == thumbprint(private_key(algorithm).public_key())
     assert b"PRIVATE" not in response.content
 
 
@@ -109,8 +110,8 @@ def test_rotation_procedure_end_to_end_logs_nobody_out(
 ) -> None:
     """docs/keys.rst, step by step: publish, wait, sign with the new key, retire the old."""
     old, new = private_pem("ES256"), private_pem("ES256-next")
-    old_kid = keys.thumbprint(private_key("ES256").public_key())
-    new_kid = keys.thumbprint(private_key("ES256-next").public_key())
+    old_kid = thumbprint(private_key("ES256").public_key())
+    new_kid = thumbprint(private_key("ES256-next").public_key())
     base = {"ALGORITHM": "ES256", "JWKS_MAX_AGE": 60}
     settings.TOKENKIT = {**base, "SIGNING_KEYS": [old]}
     before = login(api_client)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_tokenkit import keys
+from django_tokenkit.jwk import thumbprint
 
 #: Bytes of randomness: enough for HS512 (RFC 7518 section 3.2 asks for at
 #: least the hash's output size, 64 bytes), and so for HS256 and HS384 too.
@@ -89,7 +90,7 @@ class Command(BaseCommand):
         if not out.is_dir():
             raise CommandError(f"--out {out} is not a directory.")
         private = generate(algorithm)
-        kid = kid or keys.thumbprint(private.public_key())
+        kid = kid or thumbprint(private.public_key())
         if "/" in kid or kid.startswith("."):
             raise CommandError("--kid must not contain '/' or start with '.': it names the files.")
         private_path = (out / f"{kid}.pem").resolve()
