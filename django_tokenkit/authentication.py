@@ -16,8 +16,9 @@ the database answers instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -129,6 +130,31 @@ def authentication_errors(request: Request | Any, scheme: str) -> Iterator[None]
         raise dberrors.unavailable(error, logger) from error
 
 
+#: Keeps what a request resolved in the lease's memory (``lease.remember`` bound
+#: to this process's state and the generation read before the fetch).
+Keep = Callable[..., None]
+
+
+def _recall_or_fetch(
+    keys: list[str], *, may_recall: bool
+) -> tuple[dict[str, Any] | None, Keep | None]:
+    """``keys`` from the lease's memory, else from the shared cache (None: unreachable).
+
+    The second value keeps what the caller resolves from a fetch; it is None
+    when the answer came from memory or the lease is off (or lapsed, or
+    ``may_recall`` is false), when nothing may be kept.
+    """
+    local = lease.local_state() if may_recall else None
+    if local is not None:
+        found = lease.recall(local, keys)
+        if found is not None:
+            return found, None
+        generation = local.begin()
+        if generation is not None:
+            return revocation.fetch(keys), partial(lease.remember, local, generation)
+    return revocation.fetch(keys), None
+
+
 def _active_user(token: Token) -> AbstractBaseUser:
     """The user of ``token`` once its revocation state says it is good.
 
@@ -138,22 +164,13 @@ def _active_user(token: Token) -> AbstractBaseUser:
     """
     sid_key, jti_key = revocation.lookup_keys(token)
     user_key = users.user_key(users.coerce_pk(token.sub))
-    keys = [sid_key, jti_key, user_key]
-    local = lease.local_state()
-    found = lease.recall(local, keys) if local is not None else None
-    generation = None
-    if found is None:
-        generation = local.begin() if local is not None else None
-        found = revocation.fetch(keys)
+    found, keep = _recall_or_fetch([sid_key, jti_key, user_key], may_recall=True)
     state = revocation.unrevoked_session_state(token, found)
     if state is None:
         raise TokenRevoked()
     user = users.user_for_token(token, found)
-    if generation is not None:  # only ever set with the lease on
-        assert local is not None
-        lease.remember(
-            local, generation, {sid_key: state, jti_key: lease.ABSENT}, user=(user_key, user)
-        )
+    if keep is not None:
+        keep({sid_key: state, jti_key: lease.ABSENT}, user=(user_key, user))
     return user
 
 
@@ -219,12 +236,7 @@ def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APIToke
     owner = api_token_store.remembered_owner(digest)
     keys = [state_key] if owner is None else [state_key, users.user_key(owner)]
     # Only once the owner is known: what is remembered is the state and the user.
-    local = lease.local_state() if owner is not None else None
-    found = lease.recall(local, keys) if local is not None else None
-    generation = None
-    if found is None:
-        generation = local.begin() if local is not None else None
-        found = revocation.fetch(keys)
+    found, keep = _recall_or_fetch(keys, may_recall=owner is not None)
     unpublished = outbox.pending(cache_answered=found is not None, publish=revocation.publish)
     cached = None
     if found is not None and not unpublished.distrusts_api_token(digest):
@@ -247,9 +259,8 @@ def _api_token_user(raw: str) -> tuple[AbstractBaseUser, api_token_store.APIToke
         raise TokenExpired(f"API token expired at {moment}.")
     user = users.user_for_pk(state.user_id, found)
     api_token_store.remember_owner(digest, state.user_id)
-    if generation is not None and state.user_id == owner:  # only ever set with the lease on
-        assert local is not None
-        lease.remember(local, generation, {state_key: cached}, user=(users.user_key(owner), user))
+    if keep is not None and state.user_id == owner:
+        keep({state_key: cached}, user=(users.user_key(owner), user))
     return user, state
 
 
